@@ -6,6 +6,10 @@ and tells it when each job starts and ends.  Code running *inside* a job calls
 (joblib, submitit, a papermill kernel) it is appended to the job's event file,
 which the sink polls.  Outside a sweep, :func:`report` does nothing.
 
+Event file: JSON lines at ``<job_dir>/.mushin/events.jsonl`` (or ``$MUSHIN_NB_EVENT_FILE``),
+each ``{"t": time, "event": "start" | "report" | "end", ...}``; a report carries
+``step, total, metrics``, an end carries ``status`` ("done" | "failed") and ``error``.
+
 Sink contract (what every sink implements)::
 
     start(labels: list[str], title: str) -> None
@@ -118,7 +122,8 @@ def report(step: int | None = None, total: int | None = None, **metrics: Any) ->
     if ctx is not None and ctx.job_dir is not None and path is None:
         path = str(ctx.job_dir / ".mushin" / EVENT_FILE_NAME)
     if path:
-        event = {"t": time.time(), "step": step, "total": total, "metrics": values}
+        event = {"t": time.time(), "event": "report", "step": step, "total": total,
+                 "metrics": values}
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as fh:  # one short line: atomic append
             fh.write(json.dumps(event) + "\n")

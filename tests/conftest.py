@@ -1,0 +1,15 @@
+"""Suite-wide set-up: headless plotting, no live displays, and a clean working dir per test."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Run the test with ``tmp_path`` as the current directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
