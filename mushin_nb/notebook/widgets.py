@@ -1,0 +1,487 @@
+"""SweepMonitor: one live widget for a whole sweep (job grid, ETA, step bars, metric curve).
+
+The monitor is a progress sink (see :mod:`mushin_nb.progress`): a sweep calls ``start``,
+``job_start``, ``job_report``, ``job_end`` and ``close`` on it, in-process or through the
+event files it ``watch``-es.  Events only touch plain Python buffers; the synced traitlets
+are refreshed in one batched message at most every ``interval`` seconds, so a task that
+reports thousands of steps costs the sweep next to nothing (target P7: <= 2 %).
+When the sweep ends the monitor also leaves a static HTML snapshot in the notebook, which
+nbconvert and GitHub show without a kernel.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import operator
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from mushin_nb._poller import WatchMixin, report_callback_error
+from mushin_nb.errors import MushinRuntimeError, MushinTypeError, bad_value
+
+__all__ = ["SweepMonitor", "Snapshot", "STATUS_CODES"]
+
+_STATIC = Path(__file__).resolve().parent.parent / "_static"
+
+#: One character per job status in :attr:`SweepMonitor.statuses`.
+STATUS_CODES: dict[str, str] = {
+    "queued": "q", "running": "r", "done": "d", "failed": "f", "skipped": "s",
+}
+_NAMES = {code: name for name, code in STATUS_CODES.items()}
+_END_STATUSES = ("done", "failed", "skipped")
+_COLOURS = {"q": "#d0d4da", "r": "#1e88e5", "d": "#43a047", "f": "#e53935", "s": "#9e9e9e"}
+_MAX_ERROR = 4000  # characters of a traceback kept per failed job (its end matters most)
+_MAX_METRICS = 12
+
+
+class _Series:
+    """One job's values of one metric, thinned to at most ``2 * cap`` kept points."""
+
+    __slots__ = ("xs", "ys", "cap", "stride", "seen", "last", "cache")
+
+    def __init__(self, cap: int) -> None:
+        self.xs: list[float] = []
+        self.ys: list[float] = []
+        self.cap, self.stride, self.seen = cap, 1, 0
+        self.last: tuple[float, float] | None = None
+        self.cache: list[list[float]] | None = None
+
+    def add(self, x: float, y: float) -> None:
+        if (self.seen % self.stride) == 0:
+            self.xs.append(x)
+            self.ys.append(y)
+            if len(self.xs) >= 2 * self.cap:  # halve: every other kept point survives
+                self.xs, self.ys, self.stride = self.xs[::2], self.ys[::2], 2 * self.stride
+        self.seen += 1
+        self.last = (x, y)
+        self.cache = None
+
+    def points(self) -> list[list[float]]:
+        if self.cache is None:
+            step = max(1, math.ceil(len(self.xs) / self.cap))
+            pts = [[_short(x), _short(y)] for x, y in zip(self.xs[::step], self.ys[::step])]
+            if self.last is not None and (not pts or pts[-1][0] != _short(self.last[0])):
+                pts.append([_short(self.last[0]), _short(self.last[1])])
+            self.cache = pts
+        return self.cache
+
+
+def _short(value: float) -> float:
+    return float(f"{value:.5g}")  # 5 significant digits: a third of the JSON, same picture
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(round(max(0.0, seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+class SweepMonitor(WatchMixin, anywidget.AnyWidget):
+    """A live view of a sweep: every job's status, overall progress with ETA, the running
+    jobs' steps and a curve of any reported metric.
+
+    Pass it as ``progress=`` to a sweep, or let ``sweep_progress(True)`` create one in a
+    notebook.  It implements the sink contract of :mod:`mushin_nb.progress`.
+
+    Parameters
+    ----------
+    display : bool
+        Show the widget now (in an IPython shell only) and, on :meth:`close`, a static
+        HTML snapshot below it that stays readable in the saved notebook.
+    interval : float
+        Least number of seconds between two syncs of the widget state.
+    max_curves : int
+        Jobs drawn in the metric curve (the most recently reporting ones).
+    max_points : int
+        Points per job and metric sent to the curve (older points are thinned).
+
+    Attributes
+    ----------
+    labels, statuses, steps, totals, errors, metrics, metric, curve, done, failed,
+    skipped, running, elapsed, eta, finished, ok
+        The synced state, as of the last sync (:meth:`flush` forces one).  ``statuses``
+        holds one character per job (see :data:`STATUS_CODES`); ``errors`` maps the job
+        index (as a string) to its error text; ``curve`` maps metric -> job -> ``[[x, y]]``.
+
+    Examples
+    --------
+    >>> mon = SweepMonitor(display=False)
+    >>> mon.start(["lr=0.1", "lr=0.01"], title="demo")
+    >>> mon.job_start(0)
+    >>> mon.job_report(0, step=1, total=2, metrics={"loss": 0.5})
+    >>> mon.job_end(0, "done")
+    >>> mon.job_end(1, "failed", "ValueError: diverged")
+    >>> mon.close(ok=False)
+    >>> mon.statuses, mon.done, mon.failed, mon.errors
+    ('df', 1, 1, {'1': 'ValueError: diverged'})
+    >>> print(mon.snapshot())
+    demo: 2 jobs, 1 done, 1 failed, 0 skipped, 0 running, 0 queued
+      failed lr=0.01: ValueError: diverged
+    """
+
+    _esm = _STATIC / "sweep_monitor.js"
+    _css = _STATIC / "sweep_monitor.css"
+
+    title = t.Unicode("").tag(sync=True)
+    labels = t.List(t.Unicode()).tag(sync=True)
+    statuses = t.Unicode("").tag(sync=True)
+    steps = t.List().tag(sync=True)
+    totals = t.List().tag(sync=True)
+    errors = t.Dict().tag(sync=True)
+    metrics = t.List(t.Unicode()).tag(sync=True)
+    metric = t.Unicode("").tag(sync=True)
+    curve = t.Dict().tag(sync=True)
+    done = t.Int(0).tag(sync=True)
+    failed = t.Int(0).tag(sync=True)
+    skipped = t.Int(0).tag(sync=True)
+    running = t.Int(0).tag(sync=True)
+    elapsed = t.Float(0.0).tag(sync=True)
+    eta = t.Float(None, allow_none=True).tag(sync=True)
+    finished = t.Bool(False).tag(sync=True)
+    ok = t.Bool(True).tag(sync=True)
+
+    def __init__(self, display: bool = True, *, interval: float = 0.25, max_curves: int = 24,
+                 max_points: int = 100) -> None:
+        if not isinstance(display, bool):
+            raise bad_value("display", display, "True or False", cls=MushinTypeError)
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) \
+                or not 0 < interval <= 60:
+            raise bad_value("interval", interval, "a number of seconds in (0, 60]",
+                            "use e.g. interval=0.25")
+        for name, value in (("max_curves", max_curves), ("max_points", max_points)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad_value(name, value, "a positive int", f"use e.g. {name}=50")
+        super().__init__()
+        self.interval = float(interval)
+        self.max_curves, self.max_points = max_curves, max_points
+        #: Number of state syncs sent so far (each one batched message).
+        self.syncs = 0
+        self._lock = threading.RLock()  # events come from the sweep and the poller thread
+        self._timer: threading.Timer | None = None
+        self._n = 0
+        self._codes = bytearray()
+        self._steps: list[int | None] = []
+        self._totals: list[int | None] = []
+        self._errors: dict[str, str] = {}
+        self._series: dict[str, dict[int, _Series]] = {}
+        self._recent: dict[int, None] = {}  # jobs by last report, oldest first
+        self._t0 = time.monotonic()
+        self._last_flush = -math.inf
+        self._dirty = self._steps_dirty = self._curve_dirty = False
+        self._started = False
+        self._widget_handle: Any = None
+        self._snapshot_handle: Any = None
+        if display:
+            self._show()
+
+    # ----------------------------------------------------------------- sink contract
+    def start(self, labels: Sequence[str], title: str = "") -> None:
+        """Begin a sweep of ``len(labels)`` jobs, all queued."""
+        if isinstance(labels, str) or not isinstance(labels, Sequence):
+            raise bad_value("labels", labels, "a sequence of job labels (str)",
+                            "pass e.g. ['lr=0.1', 'lr=0.01']", cls=MushinTypeError)
+        if not isinstance(title, str):
+            raise bad_value("title", title, "a str", cls=MushinTypeError)
+        with self._lock:
+            self._cancel_timer()
+            self._n = len(labels)
+            self._codes = bytearray(b"q" * self._n)
+            self._steps, self._totals = [None] * self._n, [None] * self._n
+            self._errors, self._series, self._recent = {}, {}, {}
+            self._t0, self._started = time.monotonic(), True
+            with self.hold_sync():
+                self.title, self.labels = title, [str(label) for label in labels]
+                self.metrics, self.metric, self.curve = [], "", {}
+                self.finished, self.ok = False, True
+            self._steps_dirty = self._curve_dirty = True
+            self._flush_locked()
+
+    def job_start(self, index: int) -> None:
+        """Mark job ``index`` as running."""
+        with self._lock:
+            self._codes[self._check(index)] = 114  # ord("r")
+            self._touch()
+
+    def job_report(self, index: int, step: int | None, total: int | None,
+                   metrics: dict[str, float]) -> None:
+        """Record a step counter and metric values reported by job ``index``."""
+        with self._lock:
+            i = self._check(index)
+            if self._codes[i] == 113:  # ord("q"): a report implies the job runs
+                self._codes[i] = 114
+            if step is not None:
+                self._steps[i] = step
+                self._steps_dirty = True
+            if total is not None:
+                self._totals[i] = total
+                self._steps_dirty = True
+            if metrics:
+                self._add_metrics(i, step, metrics)
+            self._touch()
+
+    def job_end(self, index: int, status: str, error: str | None = None) -> None:
+        """Mark job ``index`` as ``"done"``, ``"failed"`` or ``"skipped"``."""
+        if status not in _END_STATUSES:
+            raise bad_value("status", status, f"one of {_END_STATUSES}",
+                            "report a running job with job_start() instead")
+        with self._lock:
+            i = self._check(index)
+            self._codes[i] = ord(STATUS_CODES[status])
+            if error:
+                self._errors[str(i)] = str(error)[-_MAX_ERROR:]
+            if status == "done" and self._totals[i] is not None:
+                self._steps[i] = self._totals[i]
+                self._steps_dirty = True
+            self._touch()
+
+    def close(self, ok: bool = True) -> None:
+        """End the sweep: read the last polled events, sync, and leave the snapshot.
+
+        The widget itself stays live (use :meth:`dispose` to close its comm).
+        """
+        self._stop_watching()
+        with self._lock:
+            self._cancel_timer()
+            if not self._started or self.finished:
+                return
+            self.ok = bool(ok)
+            self.finished = True
+            self._flush_locked()
+        if self._snapshot_handle is not None:
+            self._snapshot_handle.update(self.snapshot())
+
+    # --------------------------------------------------------------------- public
+    def flush(self) -> None:
+        """Sync the state to the front-end now, whatever the throttle says."""
+        with self._lock:
+            self._cancel_timer()
+            self._flush_locked()
+
+    def snapshot(self) -> Snapshot:
+        """Return a static view of the current state (HTML for notebooks, text elsewhere)."""
+        with self._lock:
+            return Snapshot(
+                title=self.title, labels=list(self.labels), statuses=self._codes.decode(),
+                errors=dict(self._errors), elapsed=self._elapsed(), ok=self.ok,
+                finished=self.finished,
+            )
+
+    def dispose(self) -> None:
+        """Close the widget's comm: its views disappear from the notebook."""
+        self._stop_watching()
+        with self._lock:
+            self._cancel_timer()
+        super().close()
+
+    def __del__(self) -> None:
+        try:
+            self.dispose()
+        except Exception:  # interpreter shutdown: modules may already be gone
+            pass
+
+    # ------------------------------------------------------------------- internals
+    def _show(self) -> None:
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:
+            return
+        if get_ipython() is None:  # plain Python: nothing to display into
+            return
+        self._widget_handle = display(self, display_id=True)
+        # a reserved slot, filled by close(), so the snapshot lands under the widget
+        self._snapshot_handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def _check(self, index: int) -> int:
+        if not self._started:
+            raise MushinRuntimeError("SweepMonitor got a job event before start(labels); "
+                                     "call start() with the sweep's job labels first.")
+        try:
+            i = -1 if isinstance(index, bool) else operator.index(index)
+        except TypeError:
+            i = -1
+        if not 0 <= i < self._n:
+            raise bad_value("index", index, f"a job index in [0, {self._n})",
+                            "pass the position of the job in start()'s labels")
+        return i
+
+    def _add_metrics(self, i: int, step: int | None, metrics: dict[str, float]) -> None:
+        for name, value in metrics.items():
+            value = _finite(value)
+            if value is None:
+                continue
+            by_job = self._series.get(name)
+            if by_job is None:
+                if len(self._series) >= _MAX_METRICS:
+                    continue
+                by_job = self._series[name] = {}
+            series = by_job.get(i)
+            if series is None:
+                series = by_job[i] = _Series(self.max_points)
+            series.add(series.seen if step is None else step, value)
+        self._recent.pop(i, None)
+        self._recent[i] = None
+        self._curve_dirty = True
+
+    def _touch(self) -> None:
+        """Note a change; sync now if the last sync is old enough, else once the wait is over."""
+        self._dirty = True
+        now = time.monotonic()
+        wait = self._last_flush + self.interval - now
+        if wait <= 0:
+            self._flush_locked(now)
+        elif self._timer is None:
+            self._timer = threading.Timer(wait, self._timer_flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _timer_flush(self) -> None:
+        try:
+            with self._lock:
+                self._timer = None
+                if self._dirty:
+                    self._flush_locked()
+        except Exception as exc:  # a background sync error must surface
+            report_callback_error("the SweepMonitor sync", exc)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._t0 if self._started else 0.0
+
+    def _eta(self, elapsed: float, codes: str) -> float | None:
+        finished = codes.count("d") + codes.count("f")
+        skipped = codes.count("s")
+        partial = 0.0
+        for i, code in enumerate(codes):
+            if code == "r" and self._totals[i] and self._steps[i] is not None:
+                partial += min(1.0, max(0.0, self._steps[i] / self._totals[i]))
+        work = finished + partial  # skipped jobs cost nothing, so they do not set the pace
+        left = self._n - finished - skipped - partial
+        if left <= 0:
+            return 0.0
+        return elapsed * left / work if work > 0 else None
+
+    def _flush_locked(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        codes = self._codes.decode()
+        elapsed = now - self._t0
+        with self.hold_sync():
+            self.statuses = codes
+            self.done, self.failed = codes.count("d"), codes.count("f")
+            self.skipped, self.running = codes.count("s"), codes.count("r")
+            self.elapsed = round(elapsed, 3)
+            self.eta = self._eta(elapsed, codes)
+            if len(self._errors) != len(self.errors):
+                self.errors = dict(self._errors)
+            if self._steps_dirty:
+                self.steps, self.totals = list(self._steps), list(self._totals)
+                self._steps_dirty = False
+            if self._curve_dirty:
+                self._sync_curve()
+                self._curve_dirty = False
+        self._dirty = False
+        self._last_flush = now
+        self.syncs += 1
+
+    def _sync_curve(self) -> None:
+        shown = list(self._recent)[-self.max_curves:]
+        curve = {}
+        for name, by_job in self._series.items():
+            curve[name] = {str(i): by_job[i].points() for i in shown if i in by_job}
+        names = list(self._series)
+        if names != self.metrics:
+            self.metrics = names
+        if not self.metric and names:
+            self.metric = names[0]
+        self.curve = curve
+
+
+class Snapshot:
+    """A static picture of a sweep's state: HTML for notebooks, plain text elsewhere.
+
+    Everything taken from the sweep (title, labels, errors) is HTML-escaped.
+    """
+
+    def __init__(self, title: str, labels: Sequence[str], statuses: str,
+                 errors: dict[str, str], elapsed: float, ok: bool = True,
+                 finished: bool = True) -> None:
+        self.title, self.labels, self.statuses = title, list(labels), statuses
+        self.errors, self.elapsed, self.ok, self.finished = errors, elapsed, ok, finished
+
+    def counts(self) -> dict[str, int]:
+        """Number of jobs per status name."""
+        return {name: self.statuses.count(code) for name, code in STATUS_CODES.items()}
+
+    def _headline(self) -> str:
+        c = self.counts()
+        return (f"{len(self.statuses)} jobs, {c['done']} done, {c['failed']} failed, "
+                f"{c['skipped']} skipped, {c['running']} running, {c['queued']} queued")
+
+    def __str__(self) -> str:
+        lines = [f"{self.title or 'sweep'}: {self._headline()}"]
+        for key, error in sorted(self.errors.items(), key=lambda kv: int(kv[0])):
+            first = error.strip().splitlines()[-1] if error.strip() else ""
+            lines.append(f"  failed {self.labels[int(key)]}: {first}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": str(self), "text/html": self._repr_html_()}
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        state = "finished" if self.finished else "running"
+        if self.finished and not self.ok:
+            state = "stopped with errors"
+        cells = "".join(
+            f'<span title="{esc(label)}: {_NAMES[code]}" style="display:inline-block;'
+            f'width:10px;height:10px;margin:1px;border-radius:2px;'
+            f'background:{_COLOURS[code]}"></span>'
+            for label, code in zip(self.labels, self.statuses)
+        )
+        legend = " ".join(
+            f'<span style="color:{_COLOURS[code]}">&#9632;</span> {name} {count}'
+            for (name, count), code in zip(self.counts().items(), STATUS_CODES.values())
+        )
+        rows = "".join(
+            f"<tr><td style='text-align:left;vertical-align:top'>{esc(self.labels[int(k)])}"
+            f"</td><td style='text-align:left'><pre style='margin:0;white-space:pre-wrap'>"
+            f"{esc(v)}</pre></td></tr>"
+            for k, v in sorted(self.errors.items(), key=lambda kv: int(kv[0]))
+        )
+        failures = (f"<details><summary>{len(self.errors)} failed job(s)</summary>"
+                    f"<table><tr><th>job</th><th>error</th></tr>{rows}</table></details>"
+                    if rows else "")
+        return (
+            f'<div class="mushin-snapshot" style="font-family:sans-serif;font-size:13px">'
+            f"<div><b>{esc(self.title or 'sweep')}</b>: {esc(self._headline())} "
+            f"({state}, {_duration(self.elapsed)})</div>"
+            f'<div style="max-width:760px;line-height:0;margin:4px 0">{cells}</div>'
+            f"<div>{legend}</div>{failures}"
+            f"<pre style='display:none'>{esc(str(self))}</pre></div>"
+        )
+
