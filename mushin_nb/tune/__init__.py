@@ -1,0 +1,37 @@
+"""Trainers and tuning with investment rounds.
+
+Write a :class:`SimpleTrainer` (one fit per candidate, scikit-learn style) or an
+:class:`EpochTrainer` (epoch by epoch, networks and boosting), then call :func:`tune`
+with the candidate parameters.  With an EpochTrainer every candidate trains a little,
+and only the best ``1 / reduction`` of them advance to the next, longer round,
+continuing from their checkpoints: most of the compute goes to the promising ones.
+
+Examples
+--------
+>>> import tempfile
+>>> class Peak(SimpleTrainer):
+...     metric = "score"
+...     def train(self, params):
+...         return None, {"score": -(params.x - 3) ** 2}
+>>> results = tune(Peak(), [{"x": x} for x in range(6)], working_dir=tempfile.mkdtemp(),
+...                progress=False)
+>>> results.best.params.x, results.best.metric_value
+(3, 0.0)
+"""
+
+from mushin_nb.tune._params import Params
+from mushin_nb.tune._results import Candidate, Epoch, Run, TuneResults
+from mushin_nb.tune._runner import tune
+from mushin_nb.tune._trainer import Checkpoint, EpochTrainer, SimpleTrainer
+
+__all__ = [
+    "Candidate",
+    "Checkpoint",
+    "Epoch",
+    "EpochTrainer",
+    "Params",
+    "Run",
+    "SimpleTrainer",
+    "TuneResults",
+    "tune",
+]
