@@ -172,8 +172,6 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
         super().__init__()
         self.interval = float(interval)
         self.max_curves, self.max_points = max_curves, max_points
-        #: Number of state syncs sent so far (each one batched message).
-        self.syncs = 0
         self._lock = threading.RLock()  # events come from the sweep and the poller thread
         self._timer: threading.Timer | None = None
         self._n = 0
@@ -207,12 +205,12 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
             self._steps, self._totals = [None] * self._n, [None] * self._n
             self._errors, self._series, self._recent = {}, {}, {}
             self._t0, self._started = time.monotonic(), True
-            with self.hold_sync():
+            self._steps_dirty = self._curve_dirty = True
+            with self.hold_sync():  # labels and first state in one message
                 self.title, self.labels = title, [str(label) for label in labels]
                 self.metrics, self.metric, self.curve = [], "", {}
                 self.finished, self.ok = False, True
-            self._steps_dirty = self._curve_dirty = True
-            self._flush_locked()
+                self._flush_locked()
 
     def job_start(self, index: int) -> None:
         """Mark job ``index`` as running."""
@@ -262,9 +260,10 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
             self._cancel_timer()
             if not self._started or self.finished:
                 return
-            self.ok = bool(ok)
-            self.finished = True
-            self._flush_locked()
+            with self.hold_sync():  # one message carries the final state
+                self.ok = bool(ok)
+                self.finished = True
+                self._flush_locked()
         if self._snapshot_handle is not None:
             self._snapshot_handle.update(self.snapshot())
 
@@ -403,7 +402,6 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
                 self._curve_dirty = False
         self._dirty = False
         self._last_flush = now
-        self.syncs += 1
 
     def _sync_curve(self) -> None:
         shown = list(self._recent)[-self.max_curves:]
