@@ -65,8 +65,7 @@ function render({ model, el }) {
   select.setAttribute("aria-label", "metric");
   const plotInfo = h("span", "mnb-plot-info");
   plotHead.append(select, plotInfo);
-  const chart = svg("svg", { class: "mnb-chart", viewBox: "0 0 600 200",
-                             preserveAspectRatio: "none" });
+  const chart = svg("svg", { class: "mnb-chart", viewBox: "0 0 600 200" });
   plot.append(plotHead, chart);
   plot.hidden = true;
 
@@ -241,7 +240,10 @@ function render({ model, el }) {
     }
     if (x1 === x0) x1 = x0 + 1;
     if (y1 === y0) { y1 += Math.abs(y0) * 0.05 || 1; y0 -= Math.abs(y0) * 0.05 || 1; }
-    const W = 600, H = 200, L = 48, R = 8, T = 8, B = 20;
+    // draw in the chart's own pixels so dots and text are not stretched
+    const W = Math.max(300, Math.round(chart.getBoundingClientRect().width) || 600);
+    const H = 200, L = 48, R = 8, T = 8, B = 20;
+    chart.setAttribute("viewBox", `0 0 ${W} ${H}`);
     const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
     const sy = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
     chart.append(svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "mnb-axis" }));
@@ -265,7 +267,10 @@ function render({ model, el }) {
       const tip = svg("title");
       tip.textContent = `${labels[i]}: ${metric} = ${fmt(last[1])} at ${fmt(last[0])}`;
       line.append(tip);
-      chart.append(line);
+      // the latest value as a dot: a job with one report has no line yet
+      const dot = svg("circle", { cx: sx(last[0]).toFixed(1), cy: sy(last[1]).toFixed(1), r: 2.5,
+                                  class: `mnb-dot ${statuses[i] || "q"}` });
+      chart.append(line, dot);
     }
     plotInfo.textContent = `${jobs.length} job${jobs.length > 1 ? "s" : ""}`;
   }

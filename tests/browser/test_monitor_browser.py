@@ -1,0 +1,101 @@
+"""SweepMonitor in JupyterLab + headless Chromium: cells go from running to done, live."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+JOBS = 6
+FAILING = 4
+
+SETUP = """
+import time
+from mushin_nb.notebook.widgets import SweepMonitor
+from mushin_nb.progress import job_context, report
+mon = SweepMonitor(interval=0.2)
+"""
+
+# A small sweep: in-process jobs reporting a loss curve; one fails with an HTML-ish error.
+SWEEP = f"""
+mon.start([f"lr={{10.0 ** -i:g}}" for i in range({JOBS})], title="browser sweep")
+time.sleep(1.0)  # the page has the (queued) grid before the first job starts
+for i in range({JOBS}):
+    mon.job_start(i)
+    with job_context(i, sink=mon):
+        for step in range(1, 9):
+            time.sleep(0.12)
+            report(step=step, total=8, loss=1.0 / (step + i), acc=step / 8)
+    if i == {FAILING}:
+        mon.job_end(i, "failed", "Traceback (most recent call last):\\nValueError: <nan> loss")
+    else:
+        mon.job_end(i, "done")
+mon.close(ok=False)
+"""
+
+_FIRST_RUNNING = """() => {
+  const cell = document.querySelector(".mushin-monitor .mnb-cell.r");
+  return cell ? cell.dataset.index : null;
+}"""
+
+
+def test_job_cells_turn_from_running_to_done(lab, page, lab_helpers, tmp_path):
+    lab.write_notebook("monitor_sweep.ipynb", [SETUP.strip(), SWEEP.strip()])
+    lab_helpers.open_notebook(page, lab, "monitor_sweep.ipynb")
+    lab_helpers.run_all_cells(page)
+
+    monitor = page.locator(".mushin-monitor")
+    monitor.wait_for(timeout=60_000)
+    assert page.locator(".mushin-monitor .mnb-cell").count() == JOBS
+    # live: a job is seen running while later ones are still queued...
+    index = page.wait_for_function(_FIRST_RUNNING, timeout=60_000, polling=50).json_value()
+    assert page.locator(".mushin-monitor .mnb-cell.q").count() >= 1
+    running = page.locator(f'.mushin-monitor .mnb-cell[data-index="{index}"]')
+    assert "running" in running.get_attribute("title")
+    page.wait_for_selector(".mushin-monitor .mnb-run .mnb-run-fill", timeout=10_000)
+    monitor.screenshot(path=str(tmp_path / "running.png"))
+    # ...and the same cell turns done (or failed, for the failing job) while the sweep goes on
+    page.wait_for_selector(f'.mushin-monitor .mnb-cell[data-index="{index}"]:is(.d, .f)',
+                           timeout=60_000)
+    page.wait_for_selector('.mushin-monitor[data-finished="true"]', timeout=120_000)
+    lab_helpers.wait_for_cells_done(page)
+
+    assert page.locator(".mushin-monitor .mnb-cell.d").count() == JOBS - 1
+    assert page.locator(".mushin-monitor .mnb-cell.f").count() == 1
+    assert page.locator(".mushin-monitor .mnb-cell.r").count() == 0
+    assert f"{JOBS}/{JOBS} jobs" in monitor.locator(".mnb-counts").inner_text()
+    assert "stopped" in monitor.locator(".mnb-clock").inner_text()
+
+    # the live curve: one line per job for the selected metric, and the selector switches it
+    assert monitor.locator("select.mnb-metric option").all_inner_texts() == ["loss", "acc"]
+    assert monitor.locator("svg.mnb-chart polyline").count() == JOBS
+    monitor.locator("select.mnb-metric").select_option("acc")
+    page.wait_for_function("""() => document.querySelector(
+        '.mushin-monitor svg.mnb-chart polyline title').textContent.includes('acc =')""")
+
+    # a failed job shows its error on its cell: tooltip, and the full text on click
+    failed = page.locator(f'.mushin-monitor .mnb-cell[data-index="{FAILING}"]')
+    assert "ValueError: <nan> loss" in failed.get_attribute("title")
+    failed.click()
+    assert "ValueError: <nan> loss" in monitor.locator(".mnb-detail pre.mnb-error").inner_text()
+
+    # the static snapshot close() leaves under the widget (what a saved notebook shows)
+    snapshot = page.locator(".mushin-snapshot")
+    assert f"{JOBS} jobs, {JOBS - 1} done, 1 failed" in snapshot.inner_text()
+
+    shot = tmp_path / "monitor.png"
+    monitor.screenshot(path=str(shot))
+    page.screenshot(path=str(tmp_path / "lab.png"), full_page=True)
+    assert lab_helpers.png_is_not_blank(shot)
+    assert _has_colour(shot, (0x43, 0xA0, 0x47)) and _has_colour(shot, (0xE5, 0x39, 0x35))
+    assert not [e for e in page.console_errors if "sweep_monitor" in e or "anywidget" in e]
+
+
+def _has_colour(path, rgb, tolerance=12) -> bool:
+    """True when the screenshot holds the status colour ``rgb`` (done green, failed red)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
+    return any(all(abs(c - r) <= tolerance for c, r in zip(colour, rgb))
+               for _, colour in colours)
