@@ -73,14 +73,14 @@ def open_working_dir(working_dir: str | os.PathLike | None) -> Path:
                         cls=MushinNotADirectoryError)
     path = Path(working_dir)
     if path.exists() and not path.is_dir():
-        raise bad_value("working_dir", working_dir, "a directory, not a file",
-                        "pass a new path (or None for ./tune/<date>-<time>-<suffix>)",
-                        cls=MushinNotADirectoryError)
+        raise MushinNotADirectoryError(
+            f"`working_dir` must be a directory, not a file, got {str(path)!r}. Fix: pass a "
+            "new path (or None for ./tune/<date>-<time>-<suffix>)")
     if path.is_dir() and any(path.iterdir()) and not (path / STATE_FILE).exists():
-        raise bad_value("working_dir", working_dir,
-                        f"a new or empty directory, or one of an earlier tuning ({STATE_FILE})",
-                        "pass a new path so nothing already there is overwritten",
-                        cls=MushinFileExistsError)
+        raise MushinFileExistsError(
+            f"`working_dir` must be a new or empty directory, or one of an earlier tuning "
+            f"(with {STATE_FILE}), got {str(path)!r}. Fix: pass a new path so nothing already "
+            "there is overwritten")
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
 

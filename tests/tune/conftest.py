@@ -121,3 +121,16 @@ def wd(tmp_path) -> Path:
 def _quiet(monkeypatch):
     """No progress bars in test output unless a test asks for one."""
     monkeypatch.setenv("MUSHIN_NB_PROGRESS", "off")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One BLAS/torch thread: on a small shared machine oversubscribed threads cost 40x."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)

@@ -9,11 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.tune.conftest import Scripted, read_log, score
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mushin_nb.tune import tune
+from tests.tune.conftest import Scripted, read_log, score
 
 
 def oracle(qs: list[float], rounds: list[int], reduction: float) -> tuple[dict, dict]:
