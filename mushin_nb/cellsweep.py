@@ -1,0 +1,599 @@
+"""A notebook cell as a sweep task: the functions behind ``%%mushin``, usable without IPython.
+
+The magic line is Hydra's override grammar (``lr=0.1,0.01 seed=range(0,5)``) plus a
+few ``--options``; :func:`parse_sweep_line` turns it into sweep parameters.
+:func:`run_cell_sweep` runs the cell body once per job through the sweep engine, with the
+job's parameters bound as variables over a copy of the notebook's namespace, and returns
+the sweep's ``xarray.Dataset`` (dimensions: the swept names, in the order given; one
+variable per metric; fixed parameters in ``attrs``; a failed job is NaN).
+A job's metrics are the cell's last expression when it is a dict, and the values given to
+``mushin_nb.record(name=value)``.  :func:`load_sweep` and :func:`compare_sweep` serve
+``%mushin load`` and ``%mushin compare``.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import keyword
+import linecache
+import os
+import shlex
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mushin_nb.errors import (
+    MushinRuntimeError,
+    MushinSyntaxError,
+    MushinTypeError,
+    bad_value,
+)
+
+__all__ = [
+    "SweepOptions",
+    "compare_sweep",
+    "load_sweep",
+    "parse_command",
+    "parse_sweep_line",
+    "run_cell_sweep",
+]
+
+#: Name the Dataset gets in the notebook when ``--out`` is not given.
+DEFAULT_OUT = "_mushin"
+#: File in the sweep's working dir that keeps the cell the results came from.
+CELL_FILE = "mushin_cell.py"
+
+_GRAMMAR_HINT = "write Hydra overrides, e.g. `lr=0.1,0.01 seed=range(0,5) name='a b'`"
+_OPENERS, _CLOSERS = "([{", ")]}"
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """The ``--options`` of a ``%%mushin`` line (defaults: no option given)."""
+
+    out: str = DEFAULT_OUT
+    working_dir: str | None = None
+    launcher: str | None = None
+    resume: bool = True
+    raise_on_failure: bool = False
+
+
+# ----------------------------------------------------------------------------- the line
+
+
+def _syntax_error(line: str, column: int, what: str, fix: str = _GRAMMAR_HINT,
+                  magic: str = "%%mushin") -> MushinSyntaxError:
+    """A readable error pointing a caret at ``column`` (0-based) of ``line``."""
+    err = MushinSyntaxError(
+        f"Cannot parse the {magic} line at column {column + 1}: {what}\n"
+        f"    {line}\n    {' ' * column}^\nFix: {fix}"
+    )
+    err.text, err.offset = line, column + 1  # what IDEs and tracebacks read
+    return err
+
+
+def _split(line: str) -> list[tuple[int, str]]:
+    """Split ``line`` into ``(start, token)`` on whitespace outside quotes and brackets.
+
+    Quotes are kept: in Hydra's grammar they carry meaning (``'1'`` is a string, ``1`` an
+    int), which is why ``shlex`` is kept for option values only.  Whitespace next to a
+    ``,`` or ``=`` does not split, so ``lr=0.1, 0.01`` is one override.
+    """
+    tokens: list[tuple[int, str]] = []
+    start, depth, quote, escaped = None, 0, "", False
+    for i, ch in enumerate(line):
+        if start is None:
+            if ch.isspace():
+                continue
+            start = i
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in _OPENERS:
+            depth += 1
+        elif ch in _CLOSERS:
+            depth = max(depth - 1, 0)
+        elif ch.isspace() and depth == 0:
+            before = line[start:i].rstrip()
+            after = line[i:].lstrip()
+            if before.endswith((",", "=")) or after.startswith(","):
+                continue
+            tokens.append((start, line[start:i]))
+            start = None
+    if start is not None:
+        tokens.append((start, line[start:]))
+    return tokens
+
+
+def _first_grammar_error(text: str) -> tuple[int, str] | None:
+    """Column and message of the first syntax error ANTLR reports for one override."""
+    from antlr4.error.ErrorListener import ErrorListener
+    from hydra.grammar.gen.OverrideLexer import CommonTokenStream, InputStream, OverrideLexer
+    from hydra.grammar.gen.OverrideParser import OverrideParser
+
+    class _Where(ErrorListener):
+        hits: list[tuple[int, str]] = []
+
+        def syntaxError(self, recognizer, offending, line, column, msg, e):  # noqa: N802
+            self.hits.append((column, msg))
+
+    where = _Where()
+    where.hits = []
+    lexer = OverrideLexer(InputStream(text))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(where)
+    parser = OverrideParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(where)
+    parser.override()
+    if not where.hits:
+        return None
+    column, msg = where.hits[0]
+    return column, msg.split(" expecting {")[0]  # the full token set is noise to a reader
+
+
+def _plain(value: Any) -> Any:
+    """Hydra keeps the quotes of swept strings (``QuotedString``); the cell wants ``str``."""
+    from hydra.core.override_parser.types import QuotedString
+
+    if isinstance(value, QuotedString):
+        return value.text
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _parse_override(line: str, start: int, text: str) -> tuple[str, Any]:
+    """One ``name=value`` token -> ``(name, value)``; a sweep becomes ``multirun([...])``."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    from mushin_nb.workflows import multirun
+
+    if "=" not in text:
+        raise _syntax_error(line, start, f"expected `name=value`, got {text!r}",
+                            "write `name=value`; quote values with spaces: name='a b'")
+    try:
+        override = OverridesParser.create().parse_override(text)
+    except HydraException as exc:
+        found = _first_grammar_error(text)
+        if found is None:  # the grammar is fine, evaluating it failed (e.g. choice())
+            column = text.index("=") + 1
+            reason = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
+        else:
+            column, reason = found
+        raise _syntax_error(line, start + column, reason) from None
+    name = override.key_or_group
+    if override.type.name != "CHANGE" or override.package is not None:
+        raise _syntax_error(line, start, f"{text!r} is not a plain `name=value` override",
+                            "drop the `+`, `++`, `~` or `@package`: a cell has no config "
+                            "to add to or delete from")
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise _syntax_error(line, start, f"{name!r} cannot be a variable of the cell",
+                            "use a Python identifier as the name, e.g. `lr=0.1`")
+    if not override.is_sweep_override():
+        return name, override.value()
+    sweep = override.value()
+    if override.is_interval_sweep():
+        raise _syntax_error(line, start + len(name) + 1, "interval() has no values to run",
+                            "list the values: `choice(...)`, `range(...)` or `a,b,c`")
+    if getattr(sweep, "shuffle", False):
+        raise _syntax_error(line, start + len(name) + 1,
+                            "shuffle() would give the sweep a random order",
+                            "list the values in the order you want them")
+    values = [_plain(v) for v in override.sweep_iterator()]
+    if not values:
+        raise _syntax_error(line, start + len(name) + 1, f"{text!r} has no values",
+                            "give at least one value, e.g. `seed=range(0,5)`")
+    return name, multirun(values)
+
+
+def _identifier(option: str, value: str) -> str:
+    if not value.isidentifier() or keyword.iskeyword(value):
+        raise bad_value(option, value, "a Python identifier", f"e.g. `{option} ds`")
+    return value
+
+
+def _read_options(line: str, tokens: list[tuple[int, str]], valued: Mapping[str, str],
+                  flags: Mapping[str, tuple[str, Any]], magic: str = "%%mushin"
+                  ) -> tuple[list[tuple[int, str]], dict[str, Any]]:
+    """Split tokens into positional ones and ``--options`` (``--opt V``, ``--opt=V``, flags).
+
+    Option values are unquoted with ``shlex`` (``--working-dir 'my runs'``).
+    """
+    positional: list[tuple[int, str]] = []
+    chosen: dict[str, Any] = {}
+    i = 0
+    while i < len(tokens):
+        start, text = tokens[i]
+        i += 1
+        if not text.startswith("--"):
+            positional.append((start, text))
+            continue
+        option, eq, inline = text.partition("=")
+        if option in flags and not eq:
+            key, value = flags[option]
+        elif option in valued:
+            if eq:
+                raw = inline
+            elif i < len(tokens) and not tokens[i][1].startswith("--"):
+                raw = tokens[i][1]
+                i += 1
+            else:
+                raise _syntax_error(line, start, f"{option} needs a value",
+                                    f"write `{option} VALUE`", magic)
+            try:
+                parts = shlex.split(raw)
+            except ValueError as exc:
+                raise _syntax_error(line, start, f"{option} {raw}: {exc}",
+                                    "close the quote", magic) from None
+            if len(parts) != 1:
+                raise _syntax_error(line, start, f"{option} takes one value, got {raw!r}",
+                                    "quote a value that has spaces: --working-dir 'my runs'",
+                                    magic)
+            key, value = valued[option], parts[0]
+        else:
+            known = ", ".join([*valued, *flags])
+            raise _syntax_error(line, start, f"unknown option {text!r}", f"use one of {known}",
+                                magic)
+        chosen[key] = value
+    if "out" in chosen:
+        _identifier("--out", chosen["out"])
+    return positional, chosen
+
+
+def parse_sweep_line(line: str) -> tuple[dict[str, Any], SweepOptions]:
+    """Parse a ``%%mushin`` line into sweep parameters and options; nothing is evaluated.
+
+    Parameters
+    ----------
+    line : str
+        Hydra overrides separated by spaces (``lr=0.1,0.01 seed=range(0,5) opt=adam``)
+        and the options ``--out NAME``, ``--working-dir DIR``, ``--launcher NAME``,
+        ``--no-resume``, ``--raise``.
+
+    Returns
+    -------
+    params : dict
+        Name -> value, in the order given; swept values are wrapped in
+        ``mushin_nb.workflows.multirun``, the others are fixed.
+    options : SweepOptions
+
+    Raises
+    ------
+    MushinSyntaxError
+        The line does not parse; the message points a caret at the column.
+
+    Examples
+    --------
+    >>> params, options = parse_sweep_line("lr=0.1,0.01 seed=range(0,3) tag='1' --out ds")
+    >>> {name: list(value) if isinstance(value, list) else value
+    ...  for name, value in params.items()}
+    {'lr': [0.1, 0.01], 'seed': [0, 1, 2], 'tag': '1'}
+    >>> options.out
+    'ds'
+    """
+    if not isinstance(line, str):
+        raise bad_value("line", line, "a str", "pass the magic's line as text", MushinTypeError)
+    overrides, chosen = _read_options(
+        line, _split(line),
+        valued={"--out": "out", "--working-dir": "working_dir", "--launcher": "launcher"},
+        flags={"--no-resume": ("resume", False), "--raise": ("raise_on_failure", True)})
+    params: dict[str, Any] = {}
+    for start, text in overrides:
+        name, value = _parse_override(line, start, text)
+        if name in params:
+            raise _syntax_error(line, start, f"{name!r} is given twice",
+                                f"give all values of {name!r} in one override: {name}=a,b,c")
+        params[name] = value
+    return params, SweepOptions(**chosen)
+
+
+#: The ``%mushin`` line commands: positional arguments, ``--options`` and their defaults.
+COMMANDS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "load": (("DIR",), {"out": DEFAULT_OUT}),
+    "compare": (("NAME",), {"over": "seed", "by": None, "test": "welch", "alpha": 0.05,
+                            "out": "_mushin_compare"}),
+}
+
+
+def parse_command(line: str) -> tuple[str, list[str], dict[str, Any]]:
+    """Parse a ``%mushin`` line: ``load DIR [--out NAME]`` or ``compare NAME [--over DIM]
+    [--by DIM] [--test NAME] [--alpha A] [--out NAME]``.
+
+    Returns
+    -------
+    command : str
+    args : list of str
+        The positional arguments, unquoted.
+    options : dict
+        Every option of the command, defaults filled in.
+
+    Examples
+    --------
+    >>> command, args, options = parse_command("compare ds --by lr --alpha 0.01")
+    >>> command, args, options["by"], options["alpha"], options["over"]
+    ('compare', ['ds'], 'lr', 0.01, 'seed')
+    """
+    if not isinstance(line, str):
+        raise bad_value("line", line, "a str", "pass the magic's line as text", MushinTypeError)
+    tokens = _split(line)
+    usage = "; ".join(f"%mushin {name} {' '.join(args)} [--{' --'.join(opts)}]"
+                      for name, (args, opts) in COMMANDS.items())
+    if not tokens or tokens[0][1] not in COMMANDS:
+        where = tokens[0] if tokens else (len(line), "")
+        raise _syntax_error(line, where[0], f"unknown command {where[1]!r}",
+                            f"use {usage}; a sweep is a cell magic: %%mushin lr=0.1,0.01",
+                            "%mushin")
+    command = tokens[0][1]
+    names, defaults = COMMANDS[command]
+    valued = {f"--{key.replace('_', '-')}": key for key in defaults}
+    positional, chosen = _read_options(line, tokens[1:], valued, flags={}, magic="%mushin")
+    if len(positional) != len(names):
+        where = positional[len(names)][0] if len(positional) > len(names) else len(line)
+        raise _syntax_error(line, where, f"`{command}` takes {len(names)} argument(s) "
+                            f"{' '.join(names)}, got {len(positional)}", f"use {usage}",
+                            "%mushin")
+    args = [shlex.split(text)[0] if shlex.split(text) else text for _, text in positional]
+    if "alpha" in chosen:
+        try:
+            chosen["alpha"] = float(chosen["alpha"])
+        except ValueError:
+            raise bad_value("--alpha", chosen["alpha"], "a number in (0, 1)",
+                            "e.g. --alpha 0.05") from None
+    return command, args, {**defaults, **chosen}
+
+
+# ----------------------------------------------------------------------------- the cell
+
+
+def _cell_syntax_error(exc: SyntaxError, source: str) -> MushinSyntaxError:
+    lines = source.splitlines() or [""]
+    lineno = max(exc.lineno or 1, 1)
+    text = lines[min(lineno, len(lines)) - 1]
+    column = max((exc.offset or 1) - 1, 0)
+    err = MushinSyntaxError(
+        f"The %%mushin cell does not compile, line {lineno}, column {column + 1}: {exc.msg}\n"
+        f"    {text}\n    {' ' * column}^\nFix: correct the cell; no job was run")
+    err.lineno, err.offset, err.text = lineno, column + 1, text
+    return err
+
+
+class _CellTask:
+    """The cell body as a sweep task: ``task(**params) -> metrics | None``.
+
+    Each job runs the body in a fresh dict: a copy of the notebook's namespace with the
+    job's parameters on top, so the notebook is read but never written.  The metrics are
+    the values given to ``record()``, updated by the last expression when it is a dict.
+    Pickling (for launchers that run jobs in other processes) sends the source and the
+    namespace entries that pickle.
+    """
+
+    def __init__(self, source: str, namespace: Mapping[str, Any]) -> None:
+        self.source, self.namespace = source, namespace
+        self.unsent: frozenset[str] = frozenset()
+        self._compile()
+
+    def _compile(self) -> None:
+        digest = hashlib.sha1(self.source.encode()).hexdigest()[:12]
+        self.filename = f"<%%mushin cell {digest}>"
+        try:
+            tree = ast.parse(self.source, self.filename)
+        except SyntaxError as exc:
+            raise _cell_syntax_error(exc, self.source) from None
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        self.body = compile(tree, self.filename, "exec")
+        self.last = (None if last is None
+                     else compile(ast.Expression(last.value), self.filename, "eval"))
+        # lets tracebacks of failed jobs quote the cell's lines
+        lines = self.source.splitlines(keepends=True)
+        linecache.cache[self.filename] = (len(self.source), None, lines, self.filename)
+
+    def __call__(self, **params: Any) -> dict[str, Any] | None:
+        from mushin_nb.progress import current_job, job_context
+
+        scope = dict(self.namespace)
+        scope.update(params)
+        job = current_job()
+        # another process has no job context: open one so that record() has a place
+        with contextlib.nullcontext(job) if job is not None else job_context(0) as job:
+            try:
+                exec(self.body, scope)
+                value = None if self.last is None else eval(self.last, scope)
+            except NameError as exc:
+                if exc.name in self.unsent:
+                    raise MushinRuntimeError(
+                        f"`{exc.name}` is defined in the notebook but could not be sent to "
+                        "the launcher's worker process (it does not pickle). Fix: create it "
+                        "inside the cell, or run with the in-process launcher") from exc
+                raise
+            metrics = dict(job.records)
+        if isinstance(value, Mapping):
+            metrics.update(value)
+        return metrics or None
+
+    def __getstate__(self) -> dict[str, Any]:
+        try:
+            import cloudpickle as pickler  # by value: functions defined in the notebook
+        except ImportError:  # pragma: no cover - cloudpickle ships with the launchers
+            import pickle as pickler
+        sent, unsent = {}, set()
+        for name, value in self.namespace.items():
+            if name.startswith("_") or name in _SHELL_NAMES:
+                continue
+            try:
+                sent[name] = pickler.dumps(value)
+            except Exception:  # a socket, a lock, an open file: reported if the cell uses it
+                unsent.add(name)
+        return {"source": self.source, "sent": sent, "unsent": unsent}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import pickle
+
+        self.source = state["source"]
+        self.namespace = {name: pickle.loads(blob) for name, blob in state["sent"].items()}
+        self.unsent = frozenset(state["unsent"])
+        self._compile()
+
+
+#: Names IPython puts in every user namespace; they mean nothing in another process.
+_SHELL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+def _check_out(out: Any) -> str | None:
+    if out is None:
+        return None
+    if not isinstance(out, str) or not out.isidentifier() or keyword.iskeyword(out):
+        raise bad_value("out", out, "a Python identifier", "e.g. out='ds'")
+    return out
+
+
+def _check_cell_file(working_dir: Any, source: str, resume: bool) -> None:
+    """Warn when resuming results that an edited cell did not compute."""
+    if working_dir is None or not resume:
+        return
+    stored = Path(working_dir) / CELL_FILE
+    if stored.is_file() and stored.read_text(encoding="utf-8") != source:
+        warnings.warn(
+            f"The cell differs from the one that computed the results kept in "
+            f"{working_dir}; jobs already done are not re-run. Fix: use --no-resume (or "
+            "resume=False) to recompute them, or a new --working-dir", UserWarning,
+            stacklevel=3)
+
+
+def _keep_cell(working_dir: Path, source: str) -> None:
+    from mushin_nb.workflows._store import write_text_atomic
+
+    write_text_atomic(Path(working_dir) / CELL_FILE, source)
+
+
+def run_cell_sweep(source: str, params: Mapping[str, Any], *, namespace: Mapping[str, Any],
+                   out: str | None = None, working_dir: str | os.PathLike | None = None,
+                   launcher: str | None = None, resume: bool = True,
+                   raise_on_failure: bool = False, progress: Any = True) -> Any:
+    """Run ``source`` once per job of the grid ``params``; return the sweep's Dataset.
+
+    Parameters
+    ----------
+    source : str
+        Python code (the cell body).  Each job runs it with its parameters bound as
+        variables over a copy of ``namespace``.  Its metrics are the last expression when
+        that is a dict, and the values given to ``mushin_nb.record(name=value)``.
+    params : Mapping
+        Name -> value; values wrapped in ``multirun([...])`` are swept (see
+        :func:`parse_sweep_line`).
+    namespace : Mapping
+        The names the cell can read (a notebook's ``user_ns``); never modified, except
+        that ``namespace[out]`` receives the Dataset when ``out`` is given.
+    out : str, optional
+        Name to store the Dataset under in ``namespace``.
+    working_dir, launcher, resume, raise_on_failure, progress
+        As in :func:`mushin_nb.workflows.sweep`: where the sweep is kept (a new unique
+        dir by default), the Hydra launcher (default: in-process), re-run only jobs without
+        a successful record, raise ``SweepFailedError`` when a job failed, the display.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions: the swept names, in the order given; one variable per metric; fixed
+        parameters in ``attrs``; NaN for a failed job.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from mushin_nb.workflows import multirun
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ds = run_cell_sweep("{'y': scale * x}", {"x": multirun([1, 2]), "scale": 10},
+    ...                         namespace={}, working_dir=tmp, progress=False)
+    >>> ds["y"].values.tolist()
+    [10, 20]
+    """
+    from mushin_nb.workflows import sweep
+
+    if not isinstance(source, str):
+        raise bad_value("source", source, "a str of Python code", "pass the cell's text",
+                        MushinTypeError)
+    if not isinstance(params, Mapping):
+        raise bad_value("params", params, "a mapping name -> value",
+                        "use parse_sweep_line(line)[0]", MushinTypeError)
+    if not isinstance(namespace, Mapping):
+        raise bad_value("namespace", namespace, "a mapping of names",
+                        "pass get_ipython().user_ns, or {}", MushinTypeError)
+    out = _check_out(out)
+    task = _CellTask(source, namespace)
+    _check_cell_file(working_dir, source, resume)
+    title = "%%mushin " + " x ".join(params) if params else "%%mushin"
+    workflow = sweep(task, dict(params), working_dir=working_dir, launcher=launcher,
+                     resume=resume, raise_on_failure=raise_on_failure, progress=progress,
+                     title=title)
+    _keep_cell(workflow.working_dir, source)
+    ds = workflow.to_xarray()
+    if out is not None:
+        namespace[out] = ds  # type: ignore[index]
+    return ds
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def load_sweep(working_dir: str | os.PathLike) -> Any:
+    """Reload a finished (or interrupted) sweep's Dataset from its directory, no task code.
+
+    Parameters
+    ----------
+    working_dir : str or Path
+        The sweep's directory (``--working-dir``, or the one the sweep reported).
+
+    Returns
+    -------
+    xarray.Dataset
+        The same Dataset the sweep returned.
+    """
+    from mushin_nb.workflows import load_from_dir
+
+    return load_from_dir(working_dir).to_xarray()
+
+
+def compare_sweep(ds: Any, over: str = "seed", by: str | None = None, test: str = "welch",
+                  alpha: float = 0.05) -> Any:
+    """Significance tests on a sweep Dataset: methods along ``by``, replicates along ``over``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep result with a replicate dimension (``over``).
+    over : str
+        The dimension whose values are independent repeats (seeds).
+    by : str, optional
+        The dimension whose values are the methods compared; default the one other
+        dimension.
+    test : str
+        ``welch`` (default), ``student``, ``mannwhitney``, ``wilcoxon``, ``paired-t``,
+        ``permutation``.
+    alpha : float
+        Significance level, after Holm correction.
+
+    Returns
+    -------
+    BenchmarkResult
+        ``.summary()``, ``.comparisons``, ``.data`` (dims ``(method, seed)``).
+    """
+    import xarray as xr
+
+    from mushin_nb.compare import compare_dataset
+
+    if not isinstance(ds, xr.Dataset):
+        raise bad_value("ds", ds, "an xarray.Dataset (a sweep result)",
+                        "pass what %%mushin stored, e.g. _mushin", MushinTypeError)
+    return compare_dataset(ds, over=over, by=by, test=test, alpha=alpha)
