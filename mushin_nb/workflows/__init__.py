@@ -1,0 +1,28 @@
+"""Sweeps on Hydra that come back as labeled Datasets, survive crashes and launch fast.
+
+``sweep(task_fn, params)`` runs a function over a grid; the workflow classes keep the
+public behaviour of ``rai_toolbox.mushin`` (change only the import).  Every job writes a
+result record, so ``load_from_dir`` rebuilds a sweep with no task code and a re-run over
+the same ``working_dir`` only runs what is missing.
+"""
+
+from mushin_nb.workflows._multirun import hydra_list, multirun
+from mushin_nb.workflows._sweep import sweep
+from mushin_nb.workflows._workflows import (
+    BaseWorkflow,
+    Failure,
+    MultiRunMetricsWorkflow,
+    RobustnessCurve,
+    load_from_dir,
+)
+
+__all__ = [
+    "BaseWorkflow",
+    "Failure",
+    "MultiRunMetricsWorkflow",
+    "RobustnessCurve",
+    "hydra_list",
+    "load_from_dir",
+    "multirun",
+    "sweep",
+]
