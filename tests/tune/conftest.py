@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,11 +127,13 @@ def _quiet(monkeypatch):
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """One BLAS/torch thread: on a small shared machine oversubscribed threads cost 40x."""
-    import torch
     from threadpoolctl import threadpool_limits
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch = sys.modules.get("torch")  # only the modules that use torch have imported it
+    before = torch.get_num_threads() if torch else None
+    if torch:
+        torch.set_num_threads(1)
     with threadpool_limits(1):
         yield
-    torch.set_num_threads(before)
+    if torch:
+        torch.set_num_threads(before)
