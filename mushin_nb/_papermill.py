@@ -16,13 +16,14 @@ Three pieces, used by :mod:`mushin_nb.batch`:
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import keyword
 import logging
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -322,11 +323,25 @@ def _failure(exc: Any, nb_path: Path, out_path: Path) -> MushinRuntimeError:
     except (OSError, ValueError):
         injected = None
     source_cell = cell - 1 if injected is not None and cell > injected else cell
-    trace = _ANSI.sub("", "\n".join(exc.traceback or []))
-    return MushinRuntimeError(
+    error = MushinRuntimeError(
         f"notebook {nb_path.name} failed in cell {source_cell} (In [{exc.exec_count}]): "
-        f"{exc.ename}: {exc.evalue}. Executed notebook kept at {out_path}"
-        + (f"\n{trace}" if trace else ""))
+        f"{exc.ename}: {exc.evalue} (executed notebook kept at {out_path})")
+    trace = _ANSI.sub("", "\n".join(exc.traceback or []))
+    if trace and hasattr(error, "add_note"):  # the job's traceback file shows the cell's
+        error.add_note(f"Traceback in the notebook:\n{trace}")
+    return error
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Hold a logger at WARNING: papermill's per-notebook INFO lines would flood a sweep."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class NotebookJob:
@@ -364,10 +379,12 @@ class NotebookJob:
         meta.mkdir(parents=True, exist_ok=True)
         events = meta / EVENT_FILE_NAME
         ctx = current_job()
-        if ctx is not None and ctx.sink is not None:  # the kernel is another process: poll it
+        if ctx is not None and ctx.sink is not None:  # in-process job, kernel in another process
+            events.unlink(missing_ok=True)  # a re-run job starts a fresh event stream
             ctx.sink.watch(ctx.index, str(events))
         out_path = where / self.path.name
-        with open(meta / "kernel.log", "ab") as log:  # kernel chatter stays out of the console
+        with open(meta / "kernel.log", "ab") as log, _quiet("papermill"):
+            # the kernel's own chatter goes to the job's kernel.log, not the console
             launch = {"env": {**os.environ, EVENT_FILE_ENV: str(events)}, "cwd": str(where),
                       "stdout": log, "stderr": log}
             try:
@@ -380,7 +397,7 @@ class NotebookJob:
             except (CellTimeoutError, DeadKernelError) as exc:
                 raise MushinRuntimeError(
                     f"notebook {self.path.name} stopped: {type(exc).__name__}: "
-                    f"{str(exc).strip().splitlines()[0]}. Executed notebook kept at {out_path}"
+                    f"{str(exc).strip().splitlines()[0]} (executed notebook kept at {out_path})"
                 ) from None
         return read_records(nb)
 

@@ -38,7 +38,9 @@ from mushin_nb.progress import current_job
 if TYPE_CHECKING:
     import xarray
 
-__all__ = ["RECORD_MIME", "record", "run_notebook"]
+    from mushin_nb.workflows import MultiRunMetricsWorkflow
+
+__all__ = ["RECORD_MIME", "record", "run_notebook", "sweep_notebook"]
 
 _UNSET: Any = object()
 
@@ -160,7 +162,7 @@ def _check_parameters(parameters: Any, known: list[str], strict: bool, multirun:
             if strict:
                 raise MushinKeyError(message)
             warnings.warn(message + " (injected anyway: strict=False)", UserWarning,
-                          stacklevel=3)
+                          stacklevel=4)  # the caller of run_notebook / sweep_notebook
         arg = f"parameters[{name!r}]"
         if isinstance(value, multirun):
             if len(value) == 0:
@@ -208,6 +210,48 @@ def _check_options(jobs: Any, timeout: Any, launcher: Any) -> tuple[str | None, 
     return "joblib", [f"hydra.launcher.n_jobs={jobs}"]
 
 
+def _sweep(path: Any, parameters: Any, *, working_dir: Any, jobs: Any, kernel_name: Any,
+           resume: bool, timeout: Any, launcher: Any, progress: Any, strict: bool
+           ) -> MultiRunMetricsWorkflow:
+    """Validate everything, then run the sweep (one level below both public functions)."""
+    from mushin_nb.workflows import hydra_list, multirun, sweep
+
+    nb_path = _check_path(path)
+    known = notebook_parameters(_read(nb_path), nb_path)
+    params = _check_parameters(parameters, known, strict, multirun)
+    params = {k: hydra_list(v) if isinstance(v, list) and not isinstance(v, multirun) else v
+              for k, v in params.items()}  # a fixed list is one value, not a sweep
+    launcher, overrides = _check_options(jobs, timeout, launcher)
+    task = NotebookJob(nb_path, _check_kernel(kernel_name), timeout)
+    return sweep(task, params, working_dir=working_dir, launcher=launcher,
+                 overrides=overrides, resume=resume, raise_on_failure=False,
+                 progress=progress, title=f"batch {nb_path.name}")
+
+
+def sweep_notebook(
+    path: str | os.PathLike,
+    parameters: Mapping[str, Any],
+    *,
+    working_dir: str | os.PathLike | None = None,
+    jobs: int = 1,
+    kernel_name: str | None = None,
+    resume: bool = True,
+    timeout: float | None = None,
+    launcher: str | None = None,
+    progress: bool | Any = True,
+    strict: bool = True,
+) -> MultiRunMetricsWorkflow:
+    """Run a parameterized notebook as a sweep; return the workflow (see :func:`run_notebook`).
+
+    The workflow gives what a Dataset cannot: ``.failures`` (each with the failing cell,
+    exception and job directory), ``.working_dir``, ``.metrics``; ``.to_xarray()`` is what
+    :func:`run_notebook` returns.
+    """
+    return _sweep(path, parameters, working_dir=working_dir, jobs=jobs,
+                  kernel_name=kernel_name, resume=resume, timeout=timeout, launcher=launcher,
+                  progress=progress, strict=strict)
+
+
 def run_notebook(
     path: str | os.PathLike,
     parameters: Mapping[str, Any],
@@ -225,9 +269,10 @@ def run_notebook(
 
     Every combination of the ``multirun([...])`` values in ``parameters`` (other values
     fixed) is one job: papermill injects the values as literals after the cell tagged
-    ``parameters``, executes the notebook with the job's directory as working directory,
-    and keeps the executed notebook there.  Values passed to :func:`record` become the
-    job's metrics; ``report()`` calls reach the live progress display.
+    ``parameters`` and executes the notebook with the job's directory as working
+    directory; the executed notebook stays there.  Values passed to :func:`record` become
+    the job's metrics, ``report()`` calls reach the live progress display.  A failing
+    cell fails only its job (see ``sweep_notebook(...).failures`` for the cell and error).
 
     Parameters
     ----------
@@ -235,21 +280,21 @@ def run_notebook(
         The notebook (``.ipynb``) with a cell tagged ``parameters``.
     parameters : Mapping[str, Any]
         Parameter name -> value, or ``multirun([...])`` of values to sweep.  Names must be
-        assigned in the parameters cell; values must be str, int, float, bool, None, or
-        lists/dicts of them.
+        assigned in the parameters cell; values are str, int, float, bool, or lists/dicts
+        of them (omit a parameter to keep the notebook's default, e.g. ``None``).
     working_dir : str or os.PathLike, optional
         The sweep's directory (a new unique one by default).  Re-running over the same
         directory with ``resume=True`` re-runs only failed or missing jobs.
     jobs : int
         Notebooks run at once, in separate processes (Hydra's joblib launcher).
     kernel_name : str, optional
-        Jupyter kernel (default ``"python3"``, this Python).
+        Jupyter kernel (default ``"python3"``: this Python).
     resume : bool
-        Skip jobs already done in ``working_dir``.
+        Keep jobs already done in ``working_dir``.
     timeout : float, optional
         Seconds one cell may run before its job fails.
     launcher : str, optional
-        Any Hydra launcher (``"joblib"``, ``"submitit_slurm"`` ...).
+        A Hydra launcher (``"joblib"``, ``"submitit_local"``, ``"submitit_slurm"`` ...).
     progress : bool or progress sink
         Live progress: a widget in Jupyter, a text bar elsewhere; False for none.
     strict : bool
@@ -264,7 +309,7 @@ def run_notebook(
     Raises
     ------
     MushinFileNotFoundError, MushinValueError, MushinTypeError, MushinKeyError
-        On a bad argument, before anything runs.
+        On a bad argument, before any job runs.
 
     Examples
     --------
@@ -272,14 +317,6 @@ def run_notebook(
     >>> ds = run_notebook("train.ipynb", {"lr": multirun([0.1, 0.01]), "epochs": 2},
     ...                   jobs=2)  # doctest: +SKIP
     """
-    from mushin_nb.workflows import multirun, sweep
-
-    nb_path = _check_path(path)
-    known = notebook_parameters(_read(nb_path), nb_path)
-    params = _check_parameters(parameters, known, strict, multirun)
-    launcher, overrides = _check_options(jobs, timeout, launcher)
-    task = NotebookJob(nb_path, _check_kernel(kernel_name), timeout)
-    workflow = sweep(task, params, working_dir=working_dir, launcher=launcher,
-                     overrides=overrides, resume=resume, raise_on_failure=False,
-                     progress=progress, title=f"batch {nb_path.name}")
-    return workflow.to_xarray()
+    return _sweep(path, parameters, working_dir=working_dir, jobs=jobs,
+                  kernel_name=kernel_name, resume=resume, timeout=timeout, launcher=launcher,
+                  progress=progress, strict=strict).to_xarray()

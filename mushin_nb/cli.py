@@ -31,6 +31,7 @@ def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
     ([0.1, 0.01], [0, 1, 2], 'a,b')
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Override
     from hydra.errors import HydraException
 
     from mushin_nb.workflows import multirun
@@ -50,28 +51,33 @@ def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
             raise MushinSyntaxError(f"`-p` must set each parameter once as name=value, got "
                                     f"{item!r}. Fix: drop +/~/@ and repeated names")
         if override.is_sweep_override():
-            if not override.is_discrete_sweep():
-                raise MushinSyntaxError(f"`-p` sweeps must list values, got {item!r}. Fix: "
-                                        f"use a,b,c or range(start,stop[,step])")
-            params[name] = multirun(list(override.sweep_iterator()))
+            if not override.is_discrete_sweep() or getattr(override.value(), "shuffle", False):
+                raise MushinSyntaxError(f"`-p` sweeps must list values in order, got {item!r}."
+                                        f" Fix: use a,b,c or range(start,stop[,step])")
+            # quoted items come back as QuotedString: Hydra's own conversion makes them str
+            params[name] = multirun(list(override.sweep_iterator(Override._convert_value)))
         else:
             params[name] = override.value()
     return params
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from mushin_nb.batch import run_notebook
-    from mushin_nb.results import save_results
+    from mushin_nb.batch import sweep_notebook
+    from mushin_nb.results import save_netcdf
 
-    params = parse_parameters(args.param)
-    ds = run_notebook(args.notebook, params, working_dir=args.working_dir, jobs=args.jobs,
-                      kernel_name=args.kernel, resume=args.resume, timeout=args.timeout,
-                      progress=args.progress)
+    workflow = sweep_notebook(args.notebook, parse_parameters(args.param),
+                              working_dir=args.working_dir, jobs=args.jobs,
+                              kernel_name=args.kernel, resume=args.resume,
+                              timeout=args.timeout, progress=args.progress)
     if args.output:
-        save_results(ds, args.output)
-    failures = ds.attrs.get("failures", [])
-    print(f"mushin-nb batch: {Path(args.notebook).name}: {ds.attrs.get('jobs', '?')} jobs, "
-          f"{len(failures)} failed; working dir {ds.attrs.get('working_dir')}"
+        save_netcdf(workflow.to_xarray(), args.output)
+    failures = workflow.failures
+    for failure in failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    total = len(workflow.jobs)
+    print(f"mushin-nb batch: {Path(args.notebook).name}: {total} jobs, "
+          f"{total - len(failures)} done, {len(failures)} failed; "
+          f"working dir {workflow.working_dir}"
           + (f"; results {args.output}" if args.output else ""))
     return 1 if failures else 0
 
