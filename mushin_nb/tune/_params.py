@@ -9,6 +9,7 @@ import json
 import math
 import numbers
 import re
+from collections import UserList
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -76,9 +77,9 @@ def _type_names(value: Any) -> set[str]:
 
 
 def _is_multirun(value: Any) -> bool:
-    # mushin_nb.workflows.multirun (and rai-toolbox's) is a list subclass of that name;
+    # mushin_nb.workflows.multirun (hydra-zen's, a UserList) or a list subclass of that name;
     # matching the name keeps hydra out of this import
-    return isinstance(value, list) and "multirun" in _type_names(value)
+    return isinstance(value, (list, UserList)) and "multirun" in _type_names(value)
 
 
 def _check_keys(arg: str, mapping: Mapping[Any, Any]) -> None:
@@ -116,7 +117,7 @@ def expand_params(params: Any, *, n: int | None = None, seed: Any = None
 
     Examples
     --------
-    >>> class multirun(list): ...
+    >>> from mushin_nb.workflows import multirun
     >>> expand_params({"lr": multirun([0.1, 0.01]), "width": 8})
     [{'lr': 0.1, 'width': 8}, {'lr': 0.01, 'width': 8}]
     """

@@ -13,10 +13,6 @@ import pytest
 from mushin_nb.tune import EpochTrainer, SimpleTrainer
 
 
-class multirun(list):  # noqa: N801 - duck-types mushin_nb.workflows.multirun (a list subclass)
-    pass
-
-
 def read_log(path: Path) -> list[list]:
     """The calls a trainer clone logged, one JSON list per line."""
     if not path.exists():

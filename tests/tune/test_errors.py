@@ -22,7 +22,8 @@ from mushin_nb.errors import (
     MushinValueError,
 )
 from mushin_nb.tune import EpochTrainer, SimpleTrainer, tune
-from tests.tune.conftest import Quadratic, Scripted, multirun, read_log
+from mushin_nb.workflows import multirun
+from tests.tune.conftest import Quadratic, Scripted, read_log
 
 PARAMS = [{"q": 0.5}]
 

@@ -12,7 +12,7 @@ from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, train_test_split
 
 from mushin_nb.tune import Checkpoint, EpochTrainer, Params, SimpleTrainer, tune
-from tests.tune.conftest import multirun
+from mushin_nb.workflows import multirun
 
 
 class MLPTrainer(EpochTrainer):
@@ -87,7 +87,7 @@ def test_mlp_best_checkpoint_reproduces_its_metrics_with_sklearn(mlp_results):
     assert trainer.epochs_done == best.best_epoch + 1
     assert best.best_epoch_metrics["valid_accuracy"] == accuracy_score(y, logits.argmax(1))
     assert best.best_epoch_metrics["valid_loss"] == pytest.approx(
-        log_loss(y, torch.softmax(logits, 1).double().numpy(), labels=[0, 1, 2]), rel=1e-6)
+        log_loss(y, torch.softmax(logits.double(), 1).numpy(), labels=[0, 1, 2]), rel=1e-6)
 
 
 def test_mlp_continuing_from_checkpoints_equals_uninterrupted_training(mlp_results):
@@ -111,7 +111,7 @@ def test_mlp_results_as_dataframe_and_dataset(mlp_results):
     assert ds.sizes == {"candidate": 6, "epoch": 6}
     best = ds.isel(candidate=0)
     assert float(best["valid_accuracy"].max()) == mlp_results.best.metric_value
-    assert int(best["valid_accuracy"].argmax()) == mlp_results.best.best_epoch
+    assert int(best["valid_accuracy"].argmax("epoch")) == mlp_results.best.best_epoch
     short = ds.isel(candidate=-1)
     assert int(short["valid_accuracy"].notnull().sum()) == 2  # NaN past its last epoch
     assert ds["width"].dims == ("candidate",) and ds.attrs["metric"] == "valid_accuracy"
@@ -187,7 +187,7 @@ def test_default_create_model_calls_params_create_model(wd):
         metric = "neg_loss"
 
         def train_epoch(self, epoch):
-            return {"neg_loss": -float(self.model.weight.abs().sum())}
+            return {"neg_loss": -float(self.model.weight.detach().abs().sum())}
 
     params = [{"create_model": lambda: torch.nn.Linear(2, 1, bias=False), "name": "lin"}]
     results = tune(Linear(), params, rounds=[1], working_dir=wd, progress=False)
