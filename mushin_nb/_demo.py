@@ -1,0 +1,240 @@
+"""The main job (``mushin-nb demo``, ``make demo``): is a small CNN really better than an MLP?
+
+:func:`main` runs a :class:`~mushin_nb.study.Study` of a two-convolution network against a
+one-hidden-layer perceptron on the ``digits`` data that ships with scikit-learn (8x8
+images, 10 classes), 5 seeds each, on the CPU, then compares them with Welch's test and
+Holm's correction. Into ``out`` it writes ``results.nc`` (the per-seed scores),
+``comparisons.csv``, ``summary.csv`` (also printed), ``summary.png``, ``pvalues.png``,
+``seeds.png`` and ``report.html`` (the same three figures, interactive). The study itself
+(sweep and checkpoints) lives in ``out/study``: running the demo again trains nothing.
+
+``main(krum=True)`` is the second demo: distributed SGD with Byzantine workers that send
+reversed, amplified gradients, aggregated by ``average``, ``median`` or ``krum``
+(:mod:`mushin_nb.experiments`), compared across seeds, written to ``runs/demo-krum``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "train_digits", "train_byzantine"]
+
+DEFAULT_OUT = "runs/demo"
+#: Worker count and Byzantine count of the Krum demo (Krum needs n >= 2f + 3).
+WORKERS, BYZANTINE = 11, 3
+#: Byzantine workers send the honest mean gradient times this factor (a reversed push).
+ATTACK_FACTOR = -8.0
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Tiny models train faster on one thread; several jobs may share the machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _save(model: Any, path: Path) -> Path:
+    """``torch.save`` to a temporary name, then rename: a checkpoint is whole or absent."""
+    import torch
+
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        torch.save(model, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _test_loader() -> Any:
+    from mushin_nb.experiments import digits_loaders
+
+    # the split is fixed (seed 0): every method and seed is scored on the same 450 images
+    return digits_loaders(batch_size=450, seed=0)[1]
+
+
+def train_digits(arch: str, seed: int, *, epochs: int = 8, lr: float = 1e-2,
+                 batch_size: int = 64) -> Path:
+    """Train ``"cnn"`` or ``"mlp"`` on the digits training split; return its checkpoint.
+
+    The seed sets the initial weights and the order of the batches; the train/test split
+    is the same for every seed. The whole model (``torch.nn.Sequential`` of torch.nn
+    layers, which loads safely with ``weights_only=True``) is saved under
+    :func:`mushin_nb.study.checkpoint_dir`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> os.chdir(tempfile.mkdtemp())
+    >>> train_digits("mlp", seed=0, epochs=1).name
+    'mlp_seed0.pt'
+    """
+    import torch
+
+    from mushin_nb.experiments import digits_tensors
+    from mushin_nb.experiments.zoo import digits_cnn, digits_mlp
+    from mushin_nb.progress import report
+    from mushin_nb.study import checkpoint_dir
+
+    builders = {"cnn": lambda: digits_cnn(channels=16), "mlp": lambda: digits_mlp(hidden=64)}
+    x, y = digits_tensors(train=True, seed=0)
+    order = torch.Generator().manual_seed(seed)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
+                                         batch_size=batch_size, shuffle=True, generator=order)
+    with _one_thread(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = builders[arch]()
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        for epoch in range(epochs):
+            total = 0.0
+            for inputs, targets in loader:
+                optimizer.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(inputs), targets)
+                loss.backward()
+                optimizer.step()
+                total += float(loss) * len(targets)
+            report(step=epoch + 1, total=epochs, loss=total / len(x))
+    return _save(model.eval(), checkpoint_dir() / f"{arch}_seed{seed}.pt")
+
+
+def train_byzantine(rule: str, seed: int, *, steps: int = 150, lr: float = 0.5,
+                    batch_size: int = 32, workers: int = WORKERS,
+                    byzantine: int = BYZANTINE) -> Path:
+    """Distributed SGD on digits where ``byzantine`` of ``workers`` gradients are attacks.
+
+    Each step, every honest worker computes the gradient of the flat parameter vector on
+    its own batch; each Byzantine worker sends the honest mean times ``ATTACK_FACTOR``;
+    the server aggregates all ``workers`` gradients with ``rule`` (``"average"``,
+    ``"median"``, ``"krum"``) and takes an SGD step. Returns the checkpoint path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> os.chdir(tempfile.mkdtemp())
+    >>> train_byzantine("krum", seed=0, steps=2).name
+    'krum_seed0.pt'
+    """
+    import torch
+
+    from mushin_nb.experiments import Configuration, Dataset, Loss, Model, Optimizer, aggregators
+    from mushin_nb.progress import report
+    from mushin_nb.study import checkpoint_dir
+
+    aggregate = aggregators[rule]
+    with _one_thread():
+        model = Model("digits-mlp", Configuration("cpu"), hidden=32, seed=seed)
+        trainset = Dataset("digits", train=True, batch_size=batch_size, seed=seed)
+        loss, optimizer = Loss("crossentropy"), Optimizer("sgd", model, lr=lr)
+        for step in range(steps):
+            honest = [model.backprop(trainset, loss).clone() for _ in range(workers - byzantine)]
+            attack = torch.stack(honest).mean(dim=0) * ATTACK_FACTOR
+            gradient = aggregate(honest + [attack] * byzantine, f=byzantine)
+            model.update(gradient, optimizer)
+            if (step + 1) % 10 == 0 or step + 1 == steps:
+                report(step=step + 1, total=steps)
+    return _save(model.module.eval(), checkpoint_dir() / f"{rule}_seed{seed}.pt")
+
+
+def _write(path: Path, write: Callable[[Path], Any]) -> None:
+    """Write through ``write(tmp)`` and rename, so an earlier file survives a failure."""
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _figures(result: Any, out: Path) -> list[Path]:
+    from mushin_nb.plots import plot_pvalues, plot_seeds, plot_summary
+
+    plots = {"summary": plot_summary, "pvalues": plot_pvalues, "seeds": plot_seeds}
+    written = []
+    for name, plot in plots.items():
+        figure = plot(result, backend="matplotlib")
+        _write(out / f"{name}.png", lambda tmp, f=figure: f.savefig(tmp, format="png", dpi=110))
+        written.append(out / f"{name}.png")
+    import holoviews as hv
+
+    page = hv.Layout([plot(result, backend="hvplot") for plot in plots.values()]).cols(1)
+    _write(out / "report.html", lambda tmp: hv.save(page, tmp, backend="bokeh",
+                                                   title="mushin_nb demo"))
+    return [*written, out / "report.html"]
+
+
+def _study(krum: bool, seeds: int, quick: bool, working_dir: Path) -> Any:
+    from mushin_nb.study import Study
+
+    if krum:
+        steps = 30 if quick else 150
+        methods = {rule: functools.partial(train_byzantine, rule, steps=steps)
+                   for rule in ("average", "median", "krum")}
+    else:
+        epochs = 2 if quick else 8
+        methods = {arch: functools.partial(train_digits, arch, epochs=epochs)
+                   for arch in ("cnn", "mlp")}
+    return Study(methods, seeds=list(range(seeds)), data=_test_loader(), num_classes=10,
+                 test="welch", alpha=0.05, working_dir=working_dir)
+
+
+def main(out: str | os.PathLike = DEFAULT_OUT, seeds: int = 5, quick: bool = False,
+         krum: bool = False) -> int:
+    """Run the demo study and write its results, tables and figures to ``out``.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        Output directory (created). With ``krum=True`` the default becomes
+        ``runs/demo-krum``.
+    seeds : int
+        Seeds per method (at least 2; ``quick`` uses at most 3).
+    quick : bool
+        Train much shorter (a smoke run of the whole pipeline, a few seconds).
+    krum : bool
+        Run the Byzantine-robust aggregation demo instead of CNN vs MLP.
+
+    Returns
+    -------
+    int
+        0 when every training succeeded, 1 when some (method, seed) pairs failed (the
+        comparison then uses the seeds present).
+    """
+    import pandas as pd
+
+    from mushin_nb.errors import MushinTypeError, bad_value
+
+    if isinstance(seeds, bool) or not isinstance(seeds, int):
+        raise bad_value("seeds", seeds, "an int", "use e.g. seeds=5", MushinTypeError)
+    if seeds < 2:
+        raise bad_value("seeds", seeds, "at least 2 (a test needs two seeds per method)",
+                        "use e.g. seeds=5")
+    if krum and Path(out) == Path(DEFAULT_OUT):
+        out = DEFAULT_OUT + "-krum"
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    study = _study(krum, min(seeds, 3) if quick else seeds, quick, out / "study")
+    result = study.run()
+    _write(out / "results.nc", result.to_netcdf)
+    _write(out / "comparisons.csv", lambda tmp: result.comparisons.to_csv(tmp, index=False))
+    summary = result.summary()
+    _write(out / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
+    figures = _figures(result, out)
+    with pd.option_context("display.width", 120, "display.max_columns", 20):
+        print(summary.to_string(index=False))
+    if study.missing:
+        print("missing (training failed): " + ", ".join(f"{m}/seed={s}" for m, s in study.missing))
+    print(f"written to {out.resolve()}: results.nc, comparisons.csv, summary.csv, "
+          + ", ".join(path.name for path in figures))
+    return 1 if study.missing else 0
