@@ -168,10 +168,17 @@ def _check_parameters(parameters: Any, known: list[str], strict: bool, multirun:
             if len(value) == 0:
                 raise bad_value(arg, value, "a non-empty multirun([...])",
                                 "give at least one value")
-            out[name] = multirun([literal(f"{arg}[{i}]", v) for i, v in enumerate(value)])
+            out[name] = multirun([_value(f"{arg}[{i}]", v) for i, v in enumerate(value)])
         else:
-            out[name] = literal(arg, value)
+            out[name] = _value(arg, value)
     return out
+
+
+def _value(arg: str, value: Any) -> Any:
+    if value is None:  # a sweep's config has no None; the notebook's own default stands
+        raise bad_value(arg, value, "a value other than None",
+                        "omit the parameter to keep the notebook's default")
+    return literal(arg, value)
 
 
 def _check_kernel(kernel_name: Any) -> str:
