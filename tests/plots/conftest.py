@@ -1,4 +1,4 @@
-"""A real (method, seed) result for the plots, its numbers computed by scipy / statsmodels."""
+"""A real BenchmarkResult for the plots, and the same numbers from scipy / statsmodels."""
 
 from __future__ import annotations
 
@@ -70,5 +70,13 @@ class ScipyResult:
 
 
 @pytest.fixture(scope="session")
-def result() -> ScipyResult:
+def result():
+    from mushin_nb.compare import BenchmarkResult
+
+    return BenchmarkResult.from_dataset(make_data(), test="welch", alpha=0.05)
+
+
+@pytest.fixture(scope="session")
+def reference() -> ScipyResult:
+    """What the plots must show, computed without our code."""
     return ScipyResult(make_data())

@@ -70,9 +70,9 @@ def test_hvplot_renders_to_html_with_names_and_hover(plot, result, tmp_path):
     assert "loss" in (tmp_path / "both.html").read_text()
 
 
-def test_forest_shows_the_summary_numbers_and_marks(result):
+def test_forest_shows_the_reference_numbers_and_marks(result, reference):
     fig = plots.plot_summary(result, "accuracy", backend="matplotlib")
-    table = result.summary().query("metric == 'accuracy'").set_index("method").loc[METHODS]
+    table = reference.summary().query("metric == 'accuracy'").set_index("method").loc[METHODS]
     drawn = {}
     for container in fig.axes[0].containers:  # one errorbar per colour
         line, _, (segments,) = container
@@ -81,29 +81,30 @@ def test_forest_shows_the_summary_numbers_and_marks(result):
     for i, method in enumerate(METHODS):
         mean, low, high = drawn[len(METHODS) - 1 - i]  # first method on top
         row = table.loc[method]
-        np.testing.assert_allclose([mean, low, high], [row["mean"], row.ci_low, row.ci_high])
+        np.testing.assert_allclose([mean, low, high], [row["mean"], row.ci_low, row.ci_high],
+                                   rtol=1e-9)
     ticks = {round(t.get_position()[1]): t.get_text() for t in fig.axes[0].get_yticklabels()}
     assert ticks == {2: "baseline", 1: "mixup *", 0: "cutmix"}  # only mixup differs (Holm)
 
 
-def test_pvalue_matrix_is_the_holm_table(result):
+def test_pvalue_matrix_is_the_holm_table(result, reference):
     matrix = plots.pvalue_matrix(result, "accuracy")
-    comparisons = result.comparisons.query("metric == 'accuracy'")
+    comparisons = reference.comparisons.query("metric == 'accuracy'")
     assert list(matrix.index) == METHODS and list(matrix.columns) == METHODS
     assert np.isnan(np.diag(matrix.to_numpy())).all()
     for row in comparisons.itertuples():
-        assert matrix.loc[row.method_a, row.method_b] == row.p_holm
-        assert matrix.loc[row.method_b, row.method_a] == row.p_holm
+        assert matrix.loc[row.method_a, row.method_b] == pytest.approx(row.p_holm, rel=1e-9)
+        assert matrix.loc[row.method_b, row.method_a] == pytest.approx(row.p_holm, rel=1e-9)
     raw = plots.pvalue_matrix(result, "accuracy", adjusted=False)
-    assert raw.loc["baseline", "mixup"] == comparisons.iloc[0].p_value
+    assert raw.loc["baseline", "mixup"] == pytest.approx(comparisons.iloc[0].p_value, rel=1e-9)
     stacked = plots.pvalue_matrix(result)
     assert stacked.index.names == ["metric", "method_a"] and len(stacked) == 6
 
 
-def test_pvalue_marks_follow_significance(result):
+def test_pvalue_marks_follow_significance(result, reference):
     fig = plots.plot_pvalues(result, "accuracy", backend="matplotlib")
     starred = sorted(t.get_text() for t in fig.axes[0].texts if t.get_text().endswith("*"))
-    expected = result.comparisons.query("metric == 'accuracy' and significant")
+    expected = reference.comparisons.query("metric == 'accuracy' and significant")
     assert len(starred) == 2 * len(expected)  # both halves of the symmetric matrix
     assert {f"{p:.2g} *" for p in expected.p_holm} == set(starred)
 
