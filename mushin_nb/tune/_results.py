@@ -209,18 +209,22 @@ class TuneResults(Sequence[Candidate]):
 
         rows = []
         for c in self:
-            row: dict[str, Any] = {"candidate": c.index, "params": dict(c.params),
-                                   "metric_value": c.metric_value}
+            row: dict[str, Any] = {"candidate": c.index}
+            row.update({f"params.{k}": v for k, v in c.params.items()})
+            row["metric_value"] = c.metric_value
             if self.kind == "epoch":
-                row.update(round=c.round, epochs=c.epochs, best_epoch=c.best_epoch,
-                           best_epoch_metrics=c.best_epoch_metrics,
-                           last_epoch_metrics=c.last_epoch_metrics)
+                row.update(round=c.round, epochs=c.epochs, best_epoch=c.best_epoch)
+                row.update({f"best_epoch_metrics.{k}": v for k, v in c.best_epoch_metrics.items()})
+                row.update({f"last_epoch_metrics.{k}": v for k, v in c.last_epoch_metrics.items()})
             else:
-                row["metrics"] = c.best_epoch_metrics
+                row.update({f"metrics.{k}": v for k, v in c.best_epoch_metrics.items()})
             row.update(duration=c.duration,
                        checkpoint=str(c.checkpoint) if c.checkpoint else None, error=c.error)
             rows.append(row)
-        return pd.json_normalize(rows, max_level=1)
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        tail = ["duration", "checkpoint", "error"]  # a failed first row must not reorder these
+        columns = [k for k in columns if k not in tail] + tail
+        return pd.DataFrame(rows, columns=columns)
 
     def to_xarray(self) -> Any:
         """Every metric of every run as an ``xarray.Dataset``.
