@@ -206,7 +206,7 @@ class Checkpoint:
         except pickle.UnpicklingError as error:
             raise MushinRuntimeError(
                 f"{str(path)!r} holds objects that weights_only=True refuses to unpickle "
-                f"({error}). Fix: if you trust this file, pass weights_only=False."
+                f"({_reason(error)}). Fix: if you trust this file, pass weights_only=False."
             ) from error
         if not isinstance(store, dict):
             raise bad_value("filepath", str(path), "a file written by Checkpoint.save")
@@ -219,3 +219,10 @@ def _path(filepath: Any) -> Path:
     if not isinstance(filepath, (str, os.PathLike)):
         raise bad_value("filepath", filepath, "a path (str or os.PathLike)", cls=MushinTypeError)
     return Path(filepath)
+
+
+def _reason(error: Exception) -> str:
+    """The line of torch's long unpickling message that names the refused object."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    found = [line for line in lines if "Unsupported global" in line]
+    return (found or lines or [type(error).__name__])[0]

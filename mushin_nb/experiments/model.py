@@ -144,7 +144,7 @@ class Model:
     >>> first.data_ptr() == flat.data_ptr()  # parameters are views of the flat vector
     True
     >>> model.set(torch.zeros_like(flat))
-    >>> float(first.abs().sum())
+    >>> float(first.detach().abs().sum())
     0.0
     """
 

@@ -81,7 +81,7 @@ class Registry(Mapping):
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
         if not isinstance(name, str):
-            raise bad_value(self.kind, name, f"a {self.kind} name (str)", cls=MushinTypeError)
+            raise bad_value("name", name, f"a str (the {self.kind} name)", cls=MushinTypeError)
         key = self._normalize(name)
         if key in self._items:
             return self._items[key]
