@@ -87,11 +87,20 @@ def _show(args: argparse.Namespace) -> int:
 
     ds = load_results(args.path)
     print(ds)
-    if set(ds.dims) == {"method", "seed"}:
+    if {"method", "seed"} <= set(ds.dims):
         from mushin_nb.compare import BenchmarkResult
+        from mushin_nb.errors import MushinValueError
 
+        result = None
+        if Path(args.path).is_file():
+            try:  # a file written by BenchmarkResult.to_netcdf keeps its own statistics
+                result = BenchmarkResult.load(args.path)
+            except MushinValueError:
+                pass
+        if result is None:  # a plain (method, seed) Dataset: run the default statistics
+            result = BenchmarkResult.from_dataset(ds)
         print()
-        print(BenchmarkResult.from_dataset(ds).summary().to_string(index=False))
+        print(repr(result))
     return 0
 
 
