@@ -362,6 +362,11 @@ def make_datasets(
     **custom_args
         Forwarded to the dataset builder.
 
+    Notes
+    -----
+    The builder is called with ``train``, ``batch_size`` and ``shuffle`` (``True`` for
+    the training set), plus ``transform``, ``num_workers`` and ``seed`` when given.
+
     Examples
     --------
     >>> trainset, testset = make_datasets("digits", train_batch=32, test_batch=100, seed=0)

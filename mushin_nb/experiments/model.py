@@ -171,7 +171,7 @@ class Model:
             )
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise bad_value("seed", seed, "an int or None", cls=MushinTypeError)
-        build, name = _resolve(models, name_build, "name_build")
+        build, name = _builder_of(models, name_build, "name_build")
         multi = _make_init("init_multi", init_multi, init_multi_args)
         mono = _make_init("init_mono", init_mono, init_mono_args)
         rng = torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
@@ -403,7 +403,7 @@ def _split_batch(batch: Any) -> tuple[Any, Any]:
     return batch[0], batch[1]
 
 
-def _resolve(registry: Registry, name_build: Any, arg: str) -> tuple[Callable[..., Any], str]:
+def _builder_of(registry: Registry, name_build: Any, arg: str) -> tuple[Callable[..., Any], str]:
     """Return ``(builder, name)`` for a registered name or a callable."""
     if callable(name_build):
         qualname = getattr(name_build, "__qualname__", type(name_build).__qualname__)

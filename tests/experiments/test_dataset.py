@@ -217,3 +217,14 @@ def test_bad_inputs_say_the_fix(tmp_path):
         digits_loaders(test_size=2.0)
     with pytest.raises(MushinValueError, match=r"`batch_size` must be a positive int, got 0"):
         digits_loaders(batch_size=0)
+    with pytest.raises(MushinTypeError, match=r"`seed` must be an int >= 0, got -1"):
+        digits_loaders(seed=-1)
+    with pytest.raises(MushinValueError, match=r"`batch_size` must be a positive int, or None/0"):
+        Dataset("digits", batch_size=2.5)
+
+
+def test_default_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MUSHIN_NB_DATA", str(tmp_path))
+    assert Dataset.get_default_root() == tmp_path
+    monkeypatch.delenv("MUSHIN_NB_DATA")
+    assert Dataset.get_default_root().parts[-2:] == ("mushin_nb", "datasets")

@@ -121,6 +121,14 @@ def test_errors_list_known_names_and_say_the_fix():
         Loss("l2", 0.1)
     with pytest.raises(MushinTypeError, match=r"`name_build` must be a loss name or a callable"):
         Loss(3)
+    with pytest.raises(
+        MushinTypeError, match=r"`name_build` must be a builder returning a callable"
+    ):
+        Loss(lambda: 0.5)
+    with pytest.raises(
+        MushinTypeError, match=r"`name_build` must be a criterion name or a callable"
+    ):
+        Criterion(None)
     with pytest.raises(MushinValueError, match=r"`k` must be a positive int, got 0"):
         Criterion("top-k", k=0)
     with pytest.raises(

@@ -7,6 +7,7 @@ import torch
 
 from mushin_nb.errors import MushinKeyError, MushinRuntimeError, MushinTypeError, MushinValueError
 from mushin_nb.experiments import Configuration, Criterion, Dataset, Loss, Model, Optimizer
+from mushin_nb.experiments.model import flatten, relink
 
 
 def batch(n=16, seed=0):
@@ -27,7 +28,10 @@ def test_parameters_are_views_of_the_flat_vector(cpu):
         assert torch.equal(param.detach().reshape(-1), segment)
         position += param.numel()
     flat.add_(1.0)  # writing the vector moves every parameter
-    assert all(torch.equal(p.detach().reshape(-1), flat[: p.numel()]) for p in params[:1])
+    position = 0
+    for param in params:
+        assert torch.equal(param.detach().reshape(-1), flat[position : position + param.numel()])
+        position += param.numel()
 
 
 def test_set_copies_or_relinks_and_moves_the_module(cpu):
@@ -198,3 +202,33 @@ def test_errors_name_the_argument_and_the_fix(cpu):
         model.set([0.0])
     with pytest.raises(MushinValueError, match=r"`batch` must be a pair \(inputs, targets\)"):
         model.loss(Dataset(torch.zeros(2, 64)), Loss("crossentropy"))
+
+
+class Mixed(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(2))
+        self.count = torch.nn.Parameter(torch.zeros(2, dtype=torch.int64), requires_grad=False)
+
+
+def test_models_that_cannot_be_flattened_are_refused(cpu):
+    with pytest.raises(MushinValueError, match=r"`name_build` must be a model with parameters"):
+        Model(torch.nn.ReLU, cpu)
+    with pytest.raises(
+        MushinValueError,
+        match=r"mixes parameter dtypes \['torch.float32', "
+        r"'torch.int64'\]",
+    ):
+        Model(Mixed, cpu)
+
+
+def test_flatten_and_relink_helpers():
+    a, b = torch.ones(2, 2), torch.zeros(3)
+    flat = flatten([a, b])
+    assert flat.tolist() == [1.0] * 4 + [0.0] * 3 and a.data_ptr() == flat.data_ptr()
+    with pytest.raises(
+        MushinValueError,
+        match=r"`common` must be a flat \(1-D\) tensor of 7 "
+        r"elements, not shape \(6,\)",
+    ):
+        relink([a, b], torch.zeros(6))
