@@ -366,7 +366,7 @@ def _cell_syntax_error(exc: SyntaxError, source: str) -> MushinSyntaxError:
     err = MushinSyntaxError(
         f"The %%mushin cell does not compile, line {lineno}, column {column + 1}: {exc.msg}\n"
         f"    {text}\n    {' ' * column}^\nFix: correct the cell; no job was run")
-    err.lineno, err.offset, err.text = lineno, column + 1, text
+    err.offset, err.text = column + 1, text  # no lineno: str() would repeat it
     return err
 
 
@@ -516,6 +516,7 @@ def run_cell_sweep(source: str, params: Mapping[str, Any], *, namespace: Mapping
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     ds = run_cell_sweep("{'y': scale * x}", {"x": multirun([1, 2]), "scale": 10},
     ...                         namespace={}, working_dir=tmp, progress=False)
+    mushin_nb: 2 jobs in ...: 2 done
     >>> ds["y"].values.tolist()
     [10, 20]
     """
