@@ -4,7 +4,7 @@
 ``Dataset`` (endless batches), ``Loss`` / ``Criterion``, ``Optimizer``, ``Checkpoint`` /
 ``Storage``, dataset helpers, registries of models and datasets, the embedded
 ``"digits"`` dataset, and the aggregation rules ``average``, ``median``, ``krum``,
-``multi_krum`` (registry ``aggregators``).
+``multi_krum`` (the module ``aggregators`` is also their registry: ``aggregators["krum"]``).
 
 Examples
 --------
@@ -19,8 +19,9 @@ Examples
 ...     model.update(gradient, optimizer)
 """
 
+from mushin_nb.experiments import aggregators
 from mushin_nb.experiments import zoo as _zoo  # noqa: F401  registers the built-in models
-from mushin_nb.experiments.aggregators import aggregators, average, krum, median, multi_krum
+from mushin_nb.experiments.aggregators import average, krum, median, multi_krum
 from mushin_nb.experiments.checkpoint import Checkpoint, Storage
 from mushin_nb.experiments.configuration import Configuration
 from mushin_nb.experiments.dataset import (

@@ -4,12 +4,24 @@ Every rule is ``rule(gradients, f, **kwargs) -> Tensor`` where ``gradients`` is 
 sequence of ``n`` same-shaped tensors (or one tensor whose first dimension is ``n``),
 ``f`` the number of Byzantine gradients to tolerate, and the result has the shape of
 one gradient. Unused keyword arguments are ignored, so one call site can switch rules.
-The rules are also in the registry ``aggregators`` (``aggregators["krum"]``).
+
+This module is also the registry of the rules: ``aggregators["krum"]``,
+``list(aggregators)``, ``aggregators.register("name")`` to add one.
+
+Examples
+--------
+>>> from mushin_nb.experiments import aggregators
+>>> sorted(aggregators)
+['average', 'krum', 'median', 'multi-krum']
+>>> aggregators["multi_krum"] is aggregators.multi_krum
+True
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+import types
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -17,15 +29,16 @@ import torch
 from mushin_nb.errors import MushinTypeError, MushinValueError, bad_value
 from mushin_nb.experiments.registry import Registry
 
-__all__ = ["average", "median", "krum", "multi_krum", "aggregators"]
+__all__ = ["average", "median", "krum", "multi_krum", "register", "rules"]
 
 Gradients = Sequence[torch.Tensor] | torch.Tensor
 
-aggregators = Registry(
+rules = Registry(
     "aggregator",
     normalize=lambda name: name.replace("_", "-"),
     register_hint='aggregators.register("name")',
 )
+register = rules.register
 
 
 def _stack(gradients: Any) -> torch.Tensor:
@@ -72,7 +85,7 @@ def _largest_f(n: int, bound: str) -> int:
     return max((n - offset) // 2, 0)
 
 
-@aggregators.register("average")
+@rules.register("average")
 def average(gradients: Gradients, f: int = 0, **kwargs: Any) -> torch.Tensor:
     """The arithmetic mean (not robust: one Byzantine gradient can move it anywhere).
 
@@ -86,7 +99,7 @@ def average(gradients: Gradients, f: int = 0, **kwargs: Any) -> torch.Tensor:
     return stacked.mean(dim=0)
 
 
-@aggregators.register("median")
+@rules.register("median")
 def median(gradients: Gradients, f: int = 0, **kwargs: Any) -> torch.Tensor:
     """The coordinate-wise median (mean of the two middle values when n is even).
 
@@ -117,7 +130,7 @@ def _scores(flat: torch.Tensor, f: int) -> torch.Tensor:
     return nearest.sum(dim=1)
 
 
-@aggregators.register("multi-krum")
+@rules.register("multi-krum")
 def multi_krum(gradients: Gradients, f: int, m: int | None = None, **kwargs: Any) -> torch.Tensor:
     """Multi-Krum (Blanchard et al., 2017): the mean of the ``m`` lowest-score gradients.
 
@@ -142,7 +155,7 @@ def multi_krum(gradients: Gradients, f: int, m: int | None = None, **kwargs: Any
     return stacked[selected].mean(dim=0)
 
 
-@aggregators.register("krum")
+@rules.register("krum")
 def krum(gradients: Gradients, f: int, **kwargs: Any) -> torch.Tensor:
     """Krum (Blanchard et al., 2017): the gradient of lowest score (Multi-Krum, m = 1).
 
@@ -157,3 +170,23 @@ def krum(gradients: Gradients, f: int, **kwargs: Any) -> torch.Tensor:
     """
     kwargs.pop("m", None)
     return multi_krum(gradients, f, m=1)
+
+
+class _RulesModule(types.ModuleType):
+    """This module, readable as the mapping ``rule name -> rule`` of :data:`rules`."""
+
+    def __getitem__(self, name: str) -> Any:
+        return rules[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(rules)
+
+    def __len__(self) -> int:
+        return len(rules)
+
+    def __contains__(self, name: object) -> bool:
+        return name in rules
+
+
+# one name for both the module and its registry, without one shadowing the other
+sys.modules[__name__].__class__ = _RulesModule

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from mushin_nb.experiments import Configuration, aggregators, datasets, models
+from mushin_nb.experiments import Configuration, datasets, models
+from mushin_nb.experiments.aggregators import rules
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def cpu():
 @pytest.fixture
 def clean_registries():
     """Whatever a test registers is gone afterwards."""
-    saved = [(registry, dict(registry._items)) for registry in (models, datasets, aggregators)]
+    saved = [(registry, dict(registry._items)) for registry in (models, datasets, rules)]
     yield
     for registry, items in saved:
         registry._items.clear()

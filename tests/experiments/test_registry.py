@@ -117,8 +117,15 @@ def test_discover_errors(tmp_path):
 
 
 def test_aggregator_registry_accepts_underscores_and_lists_known_rules():
-    assert aggregators["multi_krum"] is aggregators["multi-krum"]
+    assert aggregators["multi_krum"] is aggregators["multi-krum"] is aggregators.multi_krum
     assert sorted(aggregators) == ["average", "krum", "median", "multi-krum"]
+    assert "krum" in aggregators and len(aggregators) == 4
+
+    @aggregators.register("test_first")
+    def first(gradients, f=0, **kwargs):
+        return gradients[0]
+
+    assert aggregators["test-first"]([torch.ones(2), torch.zeros(2)], f=1).tolist() == [1.0, 1.0]
     with pytest.raises(
         MushinKeyError,
         match=r"Unknown aggregator name 'bulyan'. Known aggregator "
