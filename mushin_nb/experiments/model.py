@@ -285,6 +285,7 @@ class Model:
             return
         self._check_flat("params", params, self._params)
         if self._config.relink if relink is None else relink:
+            self._check_storage("params", params, self._params)
             self._params = _relink(self._model.parameters(), params)
         else:
             self._params.copy_(params, non_blocking=self._config["non_blocking"])
@@ -325,6 +326,7 @@ class Model:
             return
         self._check_flat("gradient", gradient, current)
         if self._config.relink if relink is None else relink:
+            self._check_storage("gradient", gradient, current)
             params = list(self._model.parameters())
             position = 0
             for param in params:
@@ -343,6 +345,15 @@ class Model:
                 f"`{arg}` must be a flat vector of shape {tuple(like.shape)} "
                 f"({like.numel()} elements, like Model.get()), got shape {tuple(value.shape)}. "
                 "Fix: pass a vector shaped like model.get() (use .reshape(-1))."
+            )
+
+    @staticmethod
+    def _check_storage(arg: str, value: torch.Tensor, like: torch.Tensor) -> None:
+        if (value.dtype, value.device) != (like.dtype, like.device):
+            raise MushinValueError(
+                f"`{arg}` must be {like.dtype} on {like.device} to be relinked, got "
+                f"{value.dtype} on {value.device}. Fix: convert it with .to(**model.config), "
+                "or pass relink=False to copy it."
             )
 
     def loss(self, dataset: Any = None, loss: Any = None, training: bool | None = None) -> Any:

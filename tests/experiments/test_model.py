@@ -200,6 +200,16 @@ def test_errors_name_the_argument_and_the_fix(cpu):
         model.set_gradient(torch.zeros(size + 1))
     with pytest.raises(MushinTypeError, match=r"`params` must be a torch.Tensor, got \[0.0\]"):
         model.set([0.0])
+    double = torch.zeros(size, dtype=torch.float64)
+    with pytest.raises(
+        MushinValueError,
+        match=r"`params` must be torch.float32 on cpu to be "
+        r"relinked, got torch.float64 on cpu",
+    ):
+        model.set(double, relink=True)
+    model.set(double)  # copying converts
+    with pytest.raises(MushinValueError, match=r"`gradient` must be torch.float32 on cpu"):
+        model.set_gradient(double, relink=True)
     with pytest.raises(MushinValueError, match=r"`batch` must be a pair \(inputs, targets\)"):
         model.loss(Dataset(torch.zeros(2, 64)), Loss("crossentropy"))
 
