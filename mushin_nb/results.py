@@ -118,6 +118,12 @@ def build_dataset(coords: Mapping[str, Sequence[Any]], cells: Mapping[str, Seque
         if len(values) != n_jobs:
             raise MushinValueError(f"metric `{name}` has {len(values)} values for a grid of "
                                    f"{n_jobs} jobs {dict(zip(coords, shape))}")
+    clash = [name for name in cells if name in coords]
+    if clash:
+        raise MushinValueError(
+            f"metric `{clash[0]}` has the name of a swept parameter (dimension); one name "
+            "cannot be both. Fix: return it under another name, e.g. "
+            f"'{clash[0]}_value'")
     out_coords: dict[str, Any] = {k: list(v) for k, v in coords.items()}
     metric_coord: dict[str, Any] = {}
     if coord_from_metrics:

@@ -17,6 +17,7 @@ import contextlib
 import copy
 import datetime
 import functools
+import itertools
 import logging
 import os
 import sys
@@ -38,7 +39,7 @@ from mushin_nb.errors import (
 )
 from mushin_nb.progress import EVENT_FILE_ENV, EVENT_FILE_NAME, job_context, sweep_progress
 from mushin_nb.workflows import _store
-from mushin_nb.workflows._multirun import param_name, parse_override
+from mushin_nb.workflows._multirun import expand_sweep, param_name, parse_override
 
 __all__ = ["FAST", "JobOutcome", "SweepResult", "SweepSpec", "execute", "known_launchers"]
 
@@ -69,6 +70,7 @@ class SweepSpec:
     resume: bool = True
     progress: Any = True
     title: str | None = None
+    plain: bool = False  # the body takes a dict of parameters (sweep()); no OmegaConf needed
 
 
 @dataclass
@@ -87,6 +89,7 @@ class JobOutcome:
     ran: bool = False
     cfg: Any = None
     duration_s: float | None = None
+    existed: bool = False  # found on disk when the sweep was planned
 
 
 @dataclass
@@ -112,7 +115,8 @@ def _check_return(value: Any, where: str) -> Any:
 
 
 def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
-                 overrides: Sequence[str], *, write_events: bool) -> dict[str, Any]:
+                 overrides: Sequence[str], *, write_events: bool,
+                 fresh: bool = False) -> dict[str, Any]:
     """Run one job's body and write its record; never raises an ``Exception``.
 
     Returns the final record (``status`` "done" or "failed", ``return_value``).
@@ -121,8 +125,8 @@ def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
     event_file = job_dir / _store.RECORD_DIR / EVENT_FILE_NAME
     started = time.time()
     base = {"num": num, "overrides": list(overrides), "started": started}
-    # a re-run job must not keep an earlier record if it dies before writing its own
-    (job_dir / _store.RECORD_DIR / _store.RECORD_NAME).unlink(missing_ok=True)
+    if not fresh:  # a re-run job must not keep an old record if it dies before its own
+        (job_dir / _store.RECORD_DIR / _store.RECORD_NAME).unlink(missing_ok=True)
     if write_events:
         _store.append_event(event_file, "start")
     previous_env = os.environ.get(EVENT_FILE_ENV)
@@ -263,7 +267,6 @@ class _Grid:
 
 
 def _grid(hydra: Any, master: Any) -> _Grid:
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
@@ -271,8 +274,11 @@ def _grid(hydra: Any, master: Any) -> _Grid:
     task = list(OmegaConf.to_container(master.hydra.overrides.task, resolve=False))
     params = OmegaConf.select(master, "hydra.sweeper.params", default=None) or {}
     lines = [f"{k}={v}" for k, v in params.items()] + task
-    parser = OverridesParser.create(config_loader=hydra.config_loader)
-    parsed = parser.parse_overrides(lines)
+    if any("glob(" in line for line in lines):  # glob sweeps list config-group options
+        parser = OverridesParser.create(config_loader=hydra.config_loader)
+        parsed = parser.parse_overrides(lines)
+    else:
+        parsed = [parse_override(line) for line in lines]
     names: dict[str, str] = {}
     swept: list[str] = []
     for override in parsed:
@@ -295,10 +301,14 @@ def _grid(hydra: Any, master: Any) -> _Grid:
                     f"parameter `{name}` sweeps over repeated values {duplicates}. "
                     "Fix: list each value once")
             swept.append(key)
+    # BasicSweeper.split_arguments, with each job line's parse remembered
+    columns: dict[str, list[str]] = {}
     try:
-        (jobs,) = BasicSweeper.split_arguments(parsed, None)
+        for override in parsed:
+            columns[override.get_key_element()] = expand_sweep(override)
     except HydraException as exc:
         raise MushinValueError(f"cannot build the grid: {exc}") from exc
+    jobs = [list(job) for job in itertools.product(*columns.values())]
     return _Grid(jobs=jobs, swept=swept)
 
 
@@ -375,26 +385,35 @@ class _FastJobs:
 
     def __init__(self, hydra: Any, master: Any, sweep_dir: Path) -> None:
         from hydra.core.hydra_config import HydraConfig
-        from omegaconf import open_dict, read_write
 
         self.master = master
         self.loader = hydra.config_loader
-        base = copy.deepcopy(master)
-        with read_write(base), open_dict(base):
-            del base["hydra"]
-        self.base = base
+        self._base: Any = None
         self.sweep_dir = sweep_dir
         self.output_subdir = master.hydra.output_subdir
         self.subdir_expr = master.hydra.sweep._get_node("subdir")._value()
         odn = master.hydra.job.config.override_dirname
         self.odn = (list(odn.exclude_keys), odn.item_sep, odn.kv_sep)
         self.full_compose = False
+        self.plain = False
         self.saved_hydra = HydraConfig.instance().cfg
-        HydraConfig.instance().set_config(copy.deepcopy(master))
+        HydraConfig.instance().set_config(master)  # keeps a copy of master's hydra node
         self.hc = _LazyHydraConfig(HydraConfig.instance().cfg)
         HydraConfig.instance().cfg = self.hc
-        self._template = self._render_template(open_dict, read_write)
+        self._template = self._render_template()
         self.swept_keys: set[str] = set()
+
+    @property
+    def base(self) -> Any:
+        """The task config with the fixed overrides applied (made on first use)."""
+        if self._base is None:
+            from omegaconf import open_dict, read_write
+
+            base = copy.deepcopy(self.master)
+            with read_write(base), open_dict(base):
+                del base["hydra"]
+            self._base = base
+        return self._base
 
     def close(self) -> None:
         from hydra.core.hydra_config import HydraConfig
@@ -405,42 +424,41 @@ class _FastJobs:
         self.sweep_dir = path
         _set_sweep_dir(self.master, path)
         _set_sweep_dir(self.hc._cfg, path)
-        from omegaconf import open_dict, read_write
+        self._template = self._render_template()
 
-        self._template = self._render_template(open_dict, read_write)
-
-    def _render_template(self, open_dict: Any, read_write: Any) -> str:
+    def _render_template(self) -> str:
         from omegaconf import OmegaConf
 
-        tmpl = copy.deepcopy(self.hc._cfg)
-        with read_write(tmpl.hydra), open_dict(tmpl.hydra):
-            tmpl.hydra.job.num = _SENTINEL_NUM
-            tmpl.hydra.job.id = _SENTINELS["id"]
-            tmpl.hydra.job.override_dirname = _SENTINELS["dirname"]
-            tmpl.hydra.runtime.output_dir = _SENTINELS["out"]
-            tmpl.hydra.overrides.task = [_SENTINELS["task"]]
-        return _to_yaml(OmegaConf.to_container(tmpl, enum_to_str=True))
+        tmpl = OmegaConf.to_container(self.hc._cfg, enum_to_str=True)
+        job, hydra = tmpl["hydra"]["job"], tmpl["hydra"]
+        job["num"], job["id"] = _SENTINEL_NUM, _SENTINELS["id"]
+        job["override_dirname"] = _SENTINELS["dirname"]
+        hydra["runtime"]["output_dir"] = _SENTINELS["out"]
+        hydra["overrides"]["task"] = [_SENTINELS["task"]]
+        return _to_yaml(tmpl)
 
     def task_cfg(self, overrides: Sequence[str]) -> Any:
         from hydra._internal.config_loader_impl import ConfigLoaderImpl
 
+        if self.plain:  # parameters only: a dict, in Hydra's key order, no OmegaConf copy
+            return {param_name(o.split("=", 1)[0]): copy.deepcopy(parse_override(o).value())
+                    for o in overrides}
         cfg = copy.deepcopy(self.base)
         swept = [parse_override(o) for o in overrides if o.split("=", 1)[0] in self.swept_keys]
         ConfigLoaderImpl._apply_overrides_to_config(swept, cfg)
         return cfg
 
     def dirname(self, overrides: Sequence[str]) -> str:
-        from hydra._internal.config_loader_impl import get_overrides_dirname
-
+        """``hydra.job.override_dirname``, as Hydra's ``get_overrides_dirname`` makes it."""
         exclude, item_sep, kv_sep = self.odn
-        return get_overrides_dirname([parse_override(o) for o in overrides], exclude,
-                                     item_sep, kv_sep)
+        lines = sorted(o for o in overrides if parse_override(o).key_or_group not in exclude)
+        return item_sep.join(lines).replace("=", kv_sep)
 
     def job_dir(self, num: int, overrides: Sequence[str]) -> Path:
         if self.subdir_expr == _DEFAULT_SUBDIR:
             return self.sweep_dir / str(num)
         from hydra._internal.config_loader_impl import ConfigLoaderImpl
-        from omegaconf import OmegaConf, open_dict
+        from omegaconf import OmegaConf, open_dict, read_write
 
         if self.full_compose:
             full = self.loader.load_sweep_config(self.master, list(overrides))
@@ -449,7 +467,7 @@ class _FastJobs:
             swept = [parse_override(o) for o in overrides
                      if o.split("=", 1)[0] in self.swept_keys]
             ConfigLoaderImpl._apply_overrides_to_config(swept, full)
-        with open_dict(full.hydra):
+        with read_write(full.hydra), open_dict(full.hydra):
             full.hydra.job.num, full.hydra.job.id = num, str(num)
             full.hydra.job.override_dirname = self.dirname(overrides)
             full.hydra.overrides.task = list(overrides)
@@ -477,17 +495,27 @@ class _FastJobs:
                     overrides: Sequence[str]) -> None:
         from omegaconf import OmegaConf
 
+        _mkdir(job_dir)
+        _mkdir(job_dir / _store.RECORD_DIR)
         if self.output_subdir is None:
-            job_dir.mkdir(parents=True, exist_ok=True)
             return
         out = job_dir / str(self.output_subdir)
-        out.mkdir(parents=True, exist_ok=True)
+        _mkdir(out)
         items = "".join(f"- {_yaml_scalar(o)}\n" for o in overrides) or "[]\n"
         # Hydra writes these in place too; the result record is the atomic source of truth
-        (out / "config.yaml").write_text(
-            _to_yaml(OmegaConf.to_container(cfg, enum_to_str=True)), encoding="utf-8")
+        data = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, enum_to_str=True)
+        (out / "config.yaml").write_text(_to_yaml(data), encoding="utf-8")
         (out / "hydra.yaml").write_text(hydra_yaml, encoding="utf-8")
         (out / "overrides.yaml").write_text(items, encoding="utf-8")
+
+
+def _mkdir(path: Path) -> None:
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        path.mkdir(parents=True, exist_ok=True)
 
 
 @contextlib.contextmanager
@@ -548,7 +576,7 @@ def _run_fast(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome], sink:
                                              job.job_dir / log_name, fmt))
             stack.enter_context(job_context(job.index, job.job_dir, sink))
             record = run_job_body(spec.body, cfg, job.job_dir, job.num, job.overrides,
-                                  write_events=False)
+                                  write_events=False, fresh=not job.existed)
         _finish(job, record)
         sink.job_end(job.index, job.status, job.error)
 
@@ -694,6 +722,35 @@ def _quote_path(path: Path) -> str:
 # --------------------------------------------------------------------------- the sweep
 
 
+def _plain_overrides(master: Any) -> bool:
+    """True when the config is just ``+name=value`` parameters (no interpolation)."""
+    from omegaconf import OmegaConf
+
+    def literal(value: Any) -> bool:
+        if isinstance(value, str):
+            return "${" not in value
+        if isinstance(value, (list, tuple)):
+            return all(map(literal, value))
+        if isinstance(value, dict):
+            return all(map(literal, value.values()))
+        return True
+
+    lines = list(OmegaConf.to_container(master.hydra.overrides.task))
+    names = set()
+    for line in lines:
+        override = parse_override(line)
+        key = override.get_key_element()
+        if not key.startswith("+") or key.startswith("++") or not key[1:].isidentifier():
+            return False
+        values = ([type(override)._convert_value(v) for v in override.sweep_iterator()]
+                  if override.is_sweep_override() else [override.value()])
+        if not all(map(literal, values)):
+            return False
+        names.add(key[1:])
+    base = {k: v for k, v in master.items() if k != "hydra"}
+    return set(base) <= names
+
+
 def _touches_defaults(hydra: Any, master: Any, grid: _Grid) -> bool:
     """True when a swept override selects config-group options (changes the defaults list)."""
     repo = hydra.config_loader.repository
@@ -748,6 +805,7 @@ def execute(spec: SweepSpec) -> SweepResult:
         try:
             fast.swept_keys = set(grid.swept)
             fast.full_compose = name != FAST
+            fast.plain = name == FAST and spec.plain and _plain_overrides(master)
             first = fast.task_cfg(grid.jobs[0]) if name == FAST else _full_cfg(
                 hydra, master, grid.jobs[0])
             if spec.validate is not None:
@@ -795,7 +853,7 @@ def _plan_jobs(grid: _Grid, fast: _FastJobs, sweep_dir: Path,
             next_num += 1
             job_dir = fast.job_dir(num, overrides)
         job = JobOutcome(index=index, num=num, job_dir=job_dir, overrides=list(overrides),
-                         label=label)
+                         label=label, existed=found is not None or job_dir.exists())
         job.status = "done" if status == "done" else "pending"
         jobs.append(job)
     return jobs

@@ -8,13 +8,14 @@ literal is checked to parse back to itself, so what a job receives is what was p
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override, Quote, QuotedString
+from hydra.core.override_parser.types import Override, Quote, QuotedString, ValueType
 from hydra_zen import hydra_list, multirun
 
 from mushin_nb.errors import MushinTypeError, MushinValueError, bad_value
@@ -22,6 +23,7 @@ from mushin_nb.errors import MushinTypeError, MushinValueError, bad_value
 __all__ = [
     "hydra_list",
     "multirun",
+    "expand_sweep",
     "format_param",
     "param_name",
     "parse_override",
@@ -36,7 +38,9 @@ def _parser() -> OverridesParser:
     return OverridesParser.create()
 
 
-@lru_cache(maxsize=4096)
+_KNOWN: dict[str, Override] = {}  # job override lines whose parse is already known
+
+
 def parse_override(line: str) -> Override:
     """Parse one override string with Hydra's grammar (cached: sweeps repeat values).
 
@@ -45,7 +49,35 @@ def parse_override(line: str) -> Override:
     >>> parse_override("+lr=0.1").value()
     0.1
     """
-    return _parser().parse_override(line)
+    override = _KNOWN.get(line)
+    if override is None:
+        if len(_KNOWN) > 100_000:  # a long-lived kernel running many sweeps
+            _KNOWN.clear()
+        override = _KNOWN[line] = _parser().parse_override(line)
+    return override
+
+
+def expand_sweep(override: Override) -> list[str]:
+    """The job override lines of one (sweep or fixed) override, as Hydra's basic sweeper
+    writes them; their parses are remembered, so jobs never run Hydra's parser again.
+
+    Examples
+    --------
+    >>> expand_sweep(parse_override("+seed=range(0,3)"))
+    ['+seed=0', '+seed=1', '+seed=2']
+    """
+    key = override.get_key_element()
+    if not override.is_sweep_override():
+        line = f"{key}={override.get_value_element_as_str()}"
+        _KNOWN.setdefault(line, dataclasses.replace(override, input_line=line))
+        return [line]
+    lines = []
+    for text, raw in zip(override.sweep_string_iterator(), override.sweep_iterator()):
+        line = f"{key}={text}"
+        _KNOWN.setdefault(line, dataclasses.replace(
+            override, value_type=ValueType.ELEMENT, _value=raw, input_line=line))
+        lines.append(line)
+    return lines
 
 
 def param_name(key_element: str) -> str:
@@ -112,14 +144,23 @@ def _same(parsed: Any, value: Any) -> bool:
     return type(parsed) is type(value) and parsed == value
 
 
+def _parses_to(text: str, value: Any) -> bool:
+    try:
+        return _same(parse_override(f"k={text}").value(), value)
+    except Exception:  # Hydra's grammar errors come in several exception types
+        return False
+
+
 def _element(value: Any, literal_strings: bool) -> str:
     """Render one checked value in Hydra's override grammar."""
     if isinstance(value, str):
         if not literal_strings:
             return value  # the anchor's convention: a str is raw override syntax
+        if "${" in value:  # a literal, not an OmegaConf interpolation
+            return QuotedString(text=value.replace("${", "\\${"),
+                                quote=Quote.single).with_quotes()
         # plain when Hydra reads it back unchanged, else quoted (readable, unlike escapes)
-        if Override._get_value_element_as_str(value) == value and _same(
-                parse_override(f"k={value}").value(), value):
+        if Override._get_value_element_as_str(value) == value and _parses_to(value, value):
             return value
         return QuotedString(text=value, quote=Quote.single).with_quotes()
     if isinstance(value, list):
@@ -175,7 +216,7 @@ def format_param(name: str, value: Any, *, literal_strings: bool = True, prefix:
         checked = _check(name, value)
         text = _element(checked, literal_strings)
         if literal_strings and not isinstance(checked, str):
-            if not _same(parse_override(f"k={text}").value(), checked):
+            if not _parses_to(text, checked):
                 raise bad_value(name, value, "a value Hydra's override grammar can express",
                                 "use plain numbers, identifier-keyed dicts and strings")
     return f"{prefix}{name}={text}"
@@ -202,7 +243,19 @@ def parse_task_overrides(overrides: list[str]) -> dict[str, Any]:
                     f"`overrides` entry {line!r} is a {override.value_type.name} sweep; only "
                     "lists, choice(...) and range(...) can be run as a grid. Fix: list the "
                     "values, e.g. lr=0.1,0.01")
-            out[name] = multirun(list(override.sweep_iterator()))
+            out[name] = multirun([_literal(Override._convert_value(v))
+                                  for v in override.sweep_iterator()])
         else:
-            out[name] = override.value()
+            out[name] = _literal(override.value())
     return out
+
+
+def _literal(value: Any) -> Any:
+    """A value as the job sees it: ``\\${`` (an escaped interpolation) reads ``${``."""
+    if isinstance(value, str):
+        return value.replace("\\${", "${")
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _literal(v) for k, v in value.items()}
+    return value

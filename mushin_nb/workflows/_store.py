@@ -128,8 +128,11 @@ def _dumps(record: Mapping[str, Any]) -> str:
 def write_record(job_dir: Path, record: Mapping[str, Any]) -> None:
     """Atomically write ``record`` as the job's result record."""
     folder = job_dir / RECORD_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(folder / RECORD_NAME, _dumps({"format": FORMAT_VERSION, **record}))
+    try:
+        write_text_atomic(folder / RECORD_NAME, _dumps({"format": FORMAT_VERSION, **record}))
+    except FileNotFoundError:  # the launcher usually made the folder already
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(folder / RECORD_NAME, _dumps({"format": FORMAT_VERSION, **record}))
 
 
 def read_record(job_dir: Path) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ class _CallWithParams:
     def __call__(self, cfg: Any) -> Any:
         from omegaconf import OmegaConf
 
-        values = OmegaConf.to_container(cfg, resolve=True)
+        values = dict(cfg) if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
         if self.names is not None:
             values = {k: values[k] for k in self.names if k in values}
         return self.fn(**values)
@@ -33,6 +33,7 @@ class _FunctionWorkflow(MultiRunMetricsWorkflow):
     """A workflow whose task is a plain function; string params are literal values."""
 
     _literal_strings = True
+    _plain_params = True
 
     def __init__(self, fn: Callable[..., Any], names: list[str] | None) -> None:
         super().__init__()

@@ -100,6 +100,16 @@ class _JobReturn:
         return ret
 
 
+def _as_configs(cfgs: list[Any]) -> list[Any]:
+    """Turn plain parameter dicts (fast path of ``sweep``) into DictConfigs, in place."""
+    from omegaconf import OmegaConf
+
+    for i, cfg in enumerate(cfgs):
+        if isinstance(cfg, dict):
+            cfgs[i] = OmegaConf.create(cfg)
+    return cfgs
+
+
 def _lazy_job_return_class() -> type:
     from hydra.core.utils import JobReturn
 
@@ -121,6 +131,14 @@ def _lazy_job_return_class() -> type:
         @hydra_cfg.setter
         def hydra_cfg(self, value: Any) -> None:
             self._hydra_cfg = value
+
+        @property  # type: ignore[override]
+        def cfg(self) -> Any:
+            return _as_configs([self._cfg])[0] if isinstance(self._cfg, dict) else self._cfg
+
+        @cfg.setter
+        def cfg(self, value: Any) -> None:
+            self._cfg = value
 
     return LazyJobReturn
 
@@ -150,6 +168,7 @@ class BaseWorkflow:
 
     _REQUIRED_STATIC_METHODS = ("task", "pre_task")
     _literal_strings = False  # rai-toolbox convention: a str param is override syntax
+    _plain_params = False  # True: the job body takes a dict of parameters (no zen)
 
     def __init__(self, eval_task_cfg: Any = None) -> None:
         self.eval_task_cfg = eval_task_cfg if eval_task_cfg is not None else make_config()
@@ -166,6 +185,15 @@ class BaseWorkflow:
             warnings.warn("`evaluation_task` is deprecated; name the static method `task`",
                           FutureWarning, stacklevel=2)
             self.task = self.evaluation_task  # type: ignore[method-assign]
+
+    @property
+    def cfgs(self) -> list[Any]:
+        """The config of each job (an OmegaConf ``DictConfig``), in grid order."""
+        return _as_configs(self.__dict__.setdefault("_cfgs", []))
+
+    @cfgs.setter
+    def cfgs(self, value: list[Any]) -> None:
+        self.__dict__["_cfgs"] = list(value)
 
     @property
     def working_dir(self) -> Path:
@@ -348,7 +376,7 @@ class BaseWorkflow:
             working_dir=working_dir, launcher=launcher, sweeper=sweeper,
             version_base=version_base, to_dictconfig=to_dictconfig, config_name=config_name,
             job_name=job_name, with_log_configuration=with_log_configuration, resume=resume,
-            progress=progress, title=title)
+            progress=progress, title=title, plain=self._plain_params)
         result = _launcher.execute(spec)
         self._adopt(result, job_name)
         self.jobs_post_process()
