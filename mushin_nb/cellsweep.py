@@ -121,13 +121,13 @@ def _first_grammar_error(text: str) -> tuple[int, str] | None:
     from hydra.grammar.gen.OverrideParser import OverrideParser
 
     class _Where(ErrorListener):
-        hits: list[tuple[int, str]] = []
+        def __init__(self) -> None:
+            self.hits: list[tuple[int, str]] = []
 
         def syntaxError(self, recognizer, offending, line, column, msg, e):  # noqa: N802
             self.hits.append((column, msg))
 
     where = _Where()
-    where.hits = []
     lexer = OverrideLexer(InputStream(text))
     lexer.removeErrorListeners()
     lexer.addErrorListener(where)

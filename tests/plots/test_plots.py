@@ -147,6 +147,11 @@ def test_curve_hvplot_renders_with_hover(tmp_path):
     hv.save(overlay, tmp_path / "curve.html")
     html = (tmp_path / "curve.html").read_text()
     assert "HoverTool" in html and "model=small" in html and "model=large" in html
+    means = _robustness().mean("seed")
+    fig = plots.plot_curve(means, "acc", "epsilon", over=None, group="model",
+                           backend="matplotlib")  # no replicates: a line, no band
+    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(),
+                               means["acc"].sel(model="large").values)
 
 
 @settings(max_examples=25, deadline=None)
