@@ -184,8 +184,8 @@ def sample(space: Mapping[str, Any], n: int, *, seed: int | np.random.Generator
 
     Examples
     --------
-    >>> sample({"c": ints(1, 9), "kernel": "rbf"}, 2, seed=1)
-    [{'c': 5, 'kernel': 'rbf'}, {'c': 5, 'kernel': 'rbf'}]
+    >>> sample({"c": ints(1, 9), "kernel": "rbf"}, 2, seed=0)
+    [{'c': 8, 'kernel': 'rbf'}, {'c': 6, 'kernel': 'rbf'}]
     """
     if not isinstance(space, Mapping):
         raise bad_value("space", space, "a mapping of name -> distribution",

@@ -285,6 +285,7 @@ class _Session:
         self.seeds, self.candidates, self.passthrough = seeds, candidates, passthrough
         self.trainer: Any = None
         self.sink: Any = None
+        self.round = 0
         self.jobs: list[_Job] = []
         for c, cand in enumerate(candidates):
             for s in (seeds if seeds is not None else [None]):
@@ -332,7 +333,7 @@ class _Session:
         self.store.save_record(job.name, job.record)
         self.end(job, "failed", message)
         for sibling in self.jobs_of(job.candidate):  # one failed seed fails the candidate
-            self.end(sibling, "skipped")
+            self.end(sibling, "done" if sibling.epochs else "skipped")
 
     def checked(self, values: Any, where: str) -> dict[str, float]:
         """The metric dict a trainer returned, as floats; contract violations raise at once."""

@@ -42,7 +42,11 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     for stale in path.parent.glob(f".{path.name}.tmp-*"):  # left by a killed writer
         _remove(stale)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
+    try:
+        write(tmp)
+    except BaseException:
+        _remove(tmp)
+        raise
     if not (tmp.exists() or tmp.is_symlink()):
         return  # the writer chose to write nothing
     if path.is_dir():  # os.replace cannot overwrite a non-empty directory

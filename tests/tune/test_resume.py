@@ -196,3 +196,21 @@ def test_directory_checkpoints_are_renamed_into_place(wd):
     assert best.epochs == 3 and best.best_epoch == 2
     assert (best.checkpoint / "counter.txt").read_text() == "3"
     assert best.checkpoint == wd.resolve() / "jobs" / "c0000" / "checkpoints" / "epoch-0002"
+
+
+class BrokenSave(Scripted):
+    def save(self, checkpoint):
+        checkpoint.path.write_bytes(b"partial")
+        if self.model["q"] == 0.9:
+            raise OSError("disk full")
+        super().save(checkpoint)
+
+
+def test_failed_save_leaves_no_partial_checkpoint(wd):
+    results = tune(BrokenSave(), [{"q": 0.9}, {"q": 0.5}], rounds=[2], working_dir=wd,
+                   progress=False)
+    (bad,) = results.errors
+    assert bad.params.q == 0.9 and bad.error == "OSError: disk full" and bad.epochs == 0
+    assert not [p for p in wd.rglob("*") if ".tmp-" in p.name]
+    assert not (wd / "jobs" / "c0000" / "checkpoints" / "epoch-0000").exists()
+    assert results.best.params.q == 0.5 and results.best.epochs == 2
