@@ -13,8 +13,8 @@ Examples
 ...     metric = "score"
 ...     def train(self, params):
 ...         return None, {"score": -(params.x - 3) ** 2}
->>> results = tune(Peak(), [{"x": x} for x in range(6)], working_dir=tempfile.mkdtemp(),
-...                progress=False)
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     results = tune(Peak(), [{"x": x} for x in range(6)], working_dir=tmp, progress=False)
 >>> results.best.params.x, results.best.metric_value
 (3, 0.0)
 """

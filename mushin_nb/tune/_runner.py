@@ -107,8 +107,9 @@ def tune(
     ...     def train_epoch(self, epoch):
     ...         self.model["steps"] += 1
     ...         return {"score": self.model["rate"] * self.model["steps"]}
-    >>> results = tune(Climb(), [{"rate": r} for r in (1, 2, 3, 4, 5)], rounds=[1, 3],
-    ...                working_dir=tempfile.mkdtemp(), progress=False)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     results = tune(Climb(), [{"rate": r} for r in (1, 2, 3, 4, 5)], rounds=[1, 3],
+    ...                    working_dir=tmp, progress=False)
     >>> [(c.params.rate, c.epochs) for c in results]
     [(5, 3), (4, 3), (3, 1), (2, 1), (1, 1)]
     """

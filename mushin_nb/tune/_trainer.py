@@ -42,9 +42,10 @@ class Checkpoint:
     Examples
     --------
     >>> import tempfile
-    >>> ckpt = Checkpoint(Path(tempfile.mkdtemp()) / "model.pkl")
-    >>> ckpt.save_pickle({"w": [1, 2]})
-    >>> ckpt.load_pickle()
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ckpt = Checkpoint(Path(tmp) / "model.pkl")
+    ...     ckpt.save_pickle({"w": [1, 2]})
+    ...     ckpt.load_pickle()
     {'w': [1, 2]}
     """
 
