@@ -231,9 +231,10 @@ class TuneResults(Sequence[Candidate]):
 
         Dimensions ``candidate`` (best first; its coordinate is the candidate's index),
         ``epoch`` (EpochTrainer only) and ``seed`` (with seeds).  One variable per metric
-        plus ``duration`` (seconds); per candidate ``metric_value``, ``round``,
-        ``best_epoch`` and ``failed``.  Parameters are coordinates along ``candidate``
-        (prefixed ``param_`` where a name is taken).  NaN where a run has no such epoch.
+        plus ``duration`` (seconds; ``duration_seconds`` if a metric has that name); per
+        candidate ``metric_value``, ``round``, ``best_epoch`` and ``failed``.  Parameters
+        are coordinates along ``candidate`` (prefixed ``param_`` where a name is taken).
+        NaN where a run has no such epoch.
         """
         import numpy as np
         import xarray as xr
@@ -244,13 +245,14 @@ class TuneResults(Sequence[Candidate]):
         names = list(dict.fromkeys(k for c in self for r in c.runs for e in r.epochs
                                    for k in e.metric_values))
         shape = (len(self), n_epochs if epochs else 1, len(seeds))
-        values = {name: np.full(shape, np.nan) for name in [*names, "duration"]}
+        timing = "duration" if "duration" not in names else "duration_seconds"
+        values = {name: np.full(shape, np.nan) for name in [*names, timing]}
         for i, c in enumerate(self):
             for s, run in enumerate(c.runs):
                 for e, ep in enumerate(run.epochs):
                     for name, v in ep.metric_values.items():
                         values[name][i, e, s] = v
-                    values["duration"][i, e, s] = ep.duration.total_seconds()
+                    values[timing][i, e, s] = ep.duration.total_seconds()
         dims = ["candidate", "epoch", "seed"]
         squeeze = tuple(ax for ax, keep in ((1, epochs), (2, self.seeds is not None)) if not keep)
         dims = [d for ax, d in enumerate(dims) if ax not in squeeze]
