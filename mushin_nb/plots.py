@@ -151,8 +151,8 @@ def _forest_hv(rows: Any, name: str) -> Any:
         {"*": _MARK}, default="#1f77b4"))
     reference = hv.HLine(float(frame["mean"].iloc[0])).opts(color="gray", line_dash="dashed")
     return (bars * points * reference).opts(invert_axes=True, title=name, ylabel=name,
-                                            xlabel="method", invert_xaxis=True,
-                                            width=480, height=60 + 36 * len(frame))
+                                            xlabel="method", invert_yaxis=True,
+                                            width=480, height=100 + 36 * len(frame))
 
 
 # ----------------------------------------------------------------------------- p-values
@@ -260,9 +260,11 @@ def _matrix_hv(cells: Any, name: str) -> Any:
                      invert_yaxis=True, xrotation=45, title=f"{name}: Holm p-values",
                      width=160 + 70 * int(np.sqrt(len(cells))),
                      height=120 + 60 * int(np.sqrt(len(cells))))
-    labels = hv.Labels(cells, ["method_b", "method_a"], "label").opts(text_font_size="9pt",
-                                                                      text_color="black")
-    return heat * labels
+    light = cells["p_holm"] < 0.5  # viridis_r is light near 0: dark text there, white beyond
+    labels = [hv.Labels(cells[part], ["method_b", "method_a"], "label").opts(
+        text_font_size="9pt", text_color=colour)
+        for part, colour in ((light, "black"), (~light, "white"))]
+    return heat * labels[0] * labels[1]
 
 
 # ----------------------------------------------------------------------------- seeds
