@@ -105,15 +105,20 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    try:
-        from mushin_nb import _demo
+    import importlib
+
+    try:  # import_module consults sys.modules first, as `from mushin_nb import _demo` need not
+        _demo = importlib.import_module("mushin_nb._demo")
     except ModuleNotFoundError as exc:
         if exc.name != "mushin_nb._demo":
             raise
         print("mushin-nb demo: this installation has no demo (mushin_nb._demo is missing). "
               "Fix: install mushin_nb from the repository (`make demo`).", file=sys.stderr)
         return 2
-    code = _demo.main(out=args.out, seeds=args.seeds, quick=args.quick)
+    options = {"seeds": args.seeds, "quick": args.quick, "krum": args.krum}
+    if args.out is not None:  # else the demo's own default (which depends on --krum)
+        options["out"] = args.out
+    code = _demo.main(**options)
     return code if isinstance(code, int) else 0
 
 
@@ -145,9 +150,11 @@ def _parser() -> argparse.ArgumentParser:
     show.set_defaults(run=_show)
 
     demo = commands.add_parser("demo", help="run the demo study on the digits data")
-    demo.add_argument("--out", default="runs/demo", help="output directory")
+    demo.add_argument("--out", help="output directory (default: runs/demo)")
     demo.add_argument("--seeds", type=int, default=5, help="seeds per method")
     demo.add_argument("--quick", action="store_true", help="a smaller, faster run")
+    demo.add_argument("--krum", action="store_true",
+                      help="the Byzantine-robust aggregation demo instead")
     demo.set_defaults(run=_demo)
     return parser
 

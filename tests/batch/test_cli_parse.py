@@ -74,7 +74,9 @@ def test_demo_hands_its_options_to_the_demo_module(monkeypatch, tmp_path):
     fake.main = lambda **kw: calls.append(kw) or 0
     monkeypatch.setitem(sys.modules, "mushin_nb._demo", fake)
     assert main(["demo", "--out", str(tmp_path), "--seeds", "3", "--quick"]) == 0
-    assert calls == [{"out": str(tmp_path), "seeds": 3, "quick": True}]
+    assert main(["demo", "--krum"]) == 0
+    assert calls == [{"out": str(tmp_path), "seeds": 3, "quick": True, "krum": False},
+                     {"seeds": 5, "quick": False, "krum": True}]  # the demo picks `out`
 
 
 def test_demo_without_the_demo_module_says_so(monkeypatch, capsys):

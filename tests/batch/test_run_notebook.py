@@ -182,9 +182,8 @@ def test_code_in_a_name_is_refused(grid_nb, name):
         run_notebook(grid_nb, {name: 1})
 
 
-@pytest.mark.xfail(strict=True, reason="mushin_nb.workflows resolves ${...} in str params "
-                   "(OmegaConf.to_container(resolve=True)); remove this mark once it does not")
 def test_interpolation_syntax_arrives_as_text(grid_nb, tmp_path):
+    # Hydra's configs resolve ${...}; a notebook parameter must not
     ds = run_notebook(grid_nb, {"label": "${oc.env:HOME}"}, working_dir=tmp_path / "s",
                       progress=False)
     assert ds["text"].item() == "${oc.env:HOME}"
