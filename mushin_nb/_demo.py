@@ -104,7 +104,7 @@ def train_digits(arch: str, seed: int, *, epochs: int = 8, lr: float = 1e-2,
                 loss = torch.nn.functional.cross_entropy(model(inputs), targets)
                 loss.backward()
                 optimizer.step()
-                total += float(loss) * len(targets)
+                total += loss.item() * len(targets)
             report(step=epoch + 1, total=epochs, loss=total / len(x))
     return _save(model.eval(), checkpoint_dir() / f"{arch}_seed{seed}.pt")
 
@@ -167,10 +167,13 @@ def _figures(result: Any, out: Path) -> list[Path]:
         _write(out / f"{name}.png", lambda tmp, f=figure: f.savefig(tmp, format="png", dpi=110))
         written.append(out / f"{name}.png")
     import holoviews as hv
+    import panel as pn
 
-    page = hv.Layout([plot(result, backend="hvplot") for plot in plots.values()]).cols(1)
-    _write(out / "report.html", lambda tmp: hv.save(page, tmp, backend="bokeh",
-                                                   title="mushin_nb demo"))
+    # one page, one metric selector for the three figures; inline resources work offline
+    page = pn.panel(hv.Layout([plot(result, backend="hvplot") for plot in plots.values()])
+                    .cols(1))
+    _write(out / "report.html", lambda tmp: page.save(
+        tmp, embed=True, progress=False, resources="inline", title="mushin_nb demo"))
     return [*written, out / "report.html"]
 
 

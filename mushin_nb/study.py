@@ -516,7 +516,7 @@ class Study:
     ...         model = torch.nn.Linear(1, 2)
     ...         with torch.no_grad():
     ...             model.weight.copy_(torch.tensor([[-sign], [sign]]))
-    ...             model.bias.copy_(torch.tensor([0.0, sign * 0.05 * (1 - seed)]))
+    ...             model.bias.copy_(torch.tensor([0.0, sign * 0.1 * (1 - seed)]))
     ...         path = checkpoint_dir() / f"sign{sign}_{seed}.pt"
     ...         torch.save(model.state_dict(), path)
     ...         return path
@@ -529,10 +529,8 @@ class Study:
     mushin_nb: 6 jobs in .../sweep: 6 done
     >>> result.data["accuracy"].values.round(3).tolist()
     [[0.975, 1.0, 0.975], [0.025, 0.0, 0.025]]
-    >>> result.summary()[["method", "mean", "significant_vs_ref"]].round(3)
-      method   mean significant_vs_ref
-    0  right  0.983
-    1  wrong  0.017                  *
+    >>> result.summary()["significant_vs_ref"].tolist()  # "*": differs from "right"
+    ['', '*']
     >>> sorted(study.checkpoints), len(study.checkpoints["right"])
     (['right', 'wrong'], 3)
     """
@@ -580,6 +578,8 @@ class Study:
         self.launcher = launcher
         self.progress = progress
         self._paths: dict[str, dict[int, str]] | None = None
+        self._ran = False
+        self._expected = {name: list(self.seeds) for name in self.methods}
         self._failures: list[TrainingFailure] = []
         self._result: Any = None
         self.workflow: Any = None
@@ -608,16 +608,19 @@ class Study:
         --------
         >>> import tempfile, torch
         >>> folder = Path(tempfile.mkdtemp())
-        >>> paths = []
-        >>> for seed in range(2):
-        ...     torch.save(torch.nn.Linear(1, 2).state_dict(), folder / f"m{seed}.pt")
-        ...     paths.append(folder / f"m{seed}.pt")
+        >>> def save(name, weight):  # a 1-d threshold classifier, saved as a state dict
+        ...     state = {"weight": torch.tensor([[-weight], [weight]]), "bias": torch.zeros(2)}
+        ...     torch.save(state, folder / name)
+        ...     return folder / name
+        >>> checkpoints = {"a": [save("a0.pt", 1.0), save("a1.pt", 2.0)],
+        ...                "b": {7: save("b7.pt", -1.0), 8: save("b8.pt", 0.5)}}
+        >>> x = torch.linspace(-1, 1, 20).reshape(-1, 1)
         >>> study = Study.from_checkpoints(
-        ...     {"a": paths, "b": paths}, state_dict_loader(lambda: torch.nn.Linear(1, 2)),
-        ...     data=[(torch.randn(20, 1), torch.arange(20) % 2)], num_classes=2,
-        ...     metrics=["accuracy"], working_dir=folder, progress=False)
-        >>> study.run().data["accuracy"].shape
-        (2, 2)
+        ...     checkpoints, state_dict_loader(lambda: torch.nn.Linear(1, 2)),
+        ...     data=[(x, (x[:, 0] > 0).long())], num_classes=2, metrics=["accuracy"],
+        ...     working_dir=folder, progress=False)
+        >>> study.run().data["accuracy"].values.tolist()
+        [[1.0, 1.0, nan, nan], [nan, nan, 0.0, 1.0]]
         """
         _check_methods(checkpoints, need_callable=False)
         table: dict[str, dict[int, str]] = {}
@@ -644,12 +647,13 @@ class Study:
         study = cls(dict.fromkeys(checkpoints, _no_training), load_fn, seeds or [0], data,
                     num_classes, **kwargs)
         study._paths = table
+        study._expected = {m: sorted(by_seed) for m, by_seed in table.items()}
         return study
 
     # ------------------------------------------------------------------------ results
 
     def _require_run(self, name: str) -> None:
-        if self._paths is None:
+        if not self._ran:
             raise NotRunError(f"`study.{name}` is set by study.run(). Fix: call study.run() "
                               "first.")
 
@@ -676,23 +680,26 @@ class Study:
         """The (method, seed) pairs without a checkpoint after the last :meth:`run`."""
         self._require_run("missing")
         assert self._paths is not None
-        return [(m, s) for m in self.methods for s in self.seeds
+        return [(m, s) for m, seeds in self._expected.items() for s in seeds
                 if s not in self._paths.get(m, {})]
 
     @property
     def result(self) -> Any:
         """The BenchmarkResult of the last :meth:`run`."""
         self._require_run("result")
+        if self._result is None:
+            raise NotRunError("`study.result` is missing: the last study.run() stopped before "
+                              "the comparison. Fix: read study.failures, then run again.")
         return self._result
 
     def __repr__(self) -> str:
         head = (f"Study(methods={list(self.methods)}, seeds={self.seeds}, "
                 f"working_dir={str(self.working_dir)!r}")
-        if self._paths is None:
+        if not self._ran:
             return head + ", not run)"
         missing = self.missing
-        done = len(self.methods) * len(self.seeds) - len(missing)
-        text = f"{head}, trained {done}/{len(self.methods) * len(self.seeds)}"
+        total = sum(len(seeds) for seeds in self._expected.values())
+        text = f"{head}, checkpoints {total - len(missing)}/{total}"
         if missing:
             text += ", missing " + ", ".join(f"({m}, seed {s})" for m, s in missing)
         return text + ")"
@@ -717,7 +724,7 @@ class Study:
             paths = self._paths or {}
         else:
             paths = self._train()
-        self._paths = paths
+        self._paths, self._ran, self._result = paths, True, None
         self._result = self._compare(paths)
         return self._result
 
