@@ -30,6 +30,7 @@ _LAZY: dict[str, str] = {
     "SimpleTrainer": "mushin_nb.tune",
     "EpochTrainer": "mushin_nb.tune",
     "tune": "mushin_nb.tune",
+    "TuneResults": "mushin_nb.tune",
     "report": "mushin_nb.progress",
     "record": "mushin_nb.batch",
     "run_notebook": "mushin_nb.batch",
