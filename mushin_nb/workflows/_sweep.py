@@ -140,6 +140,10 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
             raise bad_value("params", name, "identifier names (they become keyword arguments)",
                             "rename the parameter, e.g. 'learning_rate'", MushinTypeError)
+    if overrides is not None and (isinstance(overrides, str) or not all(
+            isinstance(o, str) for o in overrides)):
+        raise bad_value("overrides", overrides, "a list of override strings",
+                        'pass e.g. overrides=["hydra.launcher.n_jobs=2"]', MushinTypeError)
     workflow = _FunctionWorkflow(task_fn, _accepted(task_fn, params))
     overrides = list(overrides or [])
     if not any(str(o).lstrip("+~").startswith("hydra.job.chdir=") for o in overrides):

@@ -180,8 +180,9 @@ class BaseWorkflow:
         self._working_dir: Path | None = None
         self._task_overrides: list[str] | None = None
         self.failures: list[Failure] = []
-        if "evaluation_task" in _class_attrs(type(self)) and "task" not in _class_attrs(
-                type(self), stop=BaseWorkflow):
+        task = inspect.getattr_static(type(self), "task", None)
+        if hasattr(self, "evaluation_task") and any(
+                task is vars(k).get("task") for k in _own_classes()):
             warnings.warn("`evaluation_task` is deprecated; name the static method `task`",
                           FutureWarning, stacklevel=2)
             self.task = self.evaluation_task  # type: ignore[method-assign]
@@ -425,13 +426,9 @@ class BaseWorkflow:
         raise NotImplementedError()
 
 
-def _class_attrs(cls: type, stop: type | None = None) -> set[str]:
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if klass is stop or klass is object:
-            break
-        names.update(vars(klass))
-    return names
+def _own_classes() -> tuple[type, ...]:
+    """Workflow classes of this module: their ``task`` is a placeholder."""
+    return (BaseWorkflow, MultiRunMetricsWorkflow, RobustnessCurve)
 
 
 def _read_multirun_yaml(working_dir: Path) -> tuple[list[str], str | None, dict[str, Any]]:
