@@ -132,14 +132,15 @@ class BenchmarkResult:
         data = ds[metrics].transpose("method", "seed").astype(np.float64)
         data = data.assign_coords(method=np.array(methods, dtype=object))
         scores = np.stack([data[m].values for m in metrics], axis=1)
-        missing = int(np.isnan(scores).sum())
-        if missing:
-            warnings.warn(f"{missing} score(s) are NaN (missing or failed runs) and are left "
-                          "out of their method's seeds.", MushinWarning, stacklevel=2)
         comparisons, summary = stats.compare_scores(
             scores, methods=methods, metrics=metrics, seeds=data["seed"].values.tolist(),
             test=test, alpha=alpha, pairs=pairs, reference=methods.index(reference),
             bootstrap=bootstrap, seed=seed)
+        missing = int(np.isnan(scores).sum())
+        if missing:
+            warnings.warn(f"{missing} score(s) are NaN (runs that failed, or seeds that not every "
+                          "method has) and are left out of their method's seeds.",
+                          MushinWarning, stacklevel=2)
         data.attrs = {**ds.attrs, "test": test, "alpha": float(alpha), "pairs": pairs,
                       "reference": reference, "bootstrap": bootstrap or "none",
                       "seed": int(seed)}

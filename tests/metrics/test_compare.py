@@ -1,0 +1,393 @@
+"""compare() on really trained models, BenchmarkResult's tables, files and views, bad input."""
+
+from __future__ import annotations
+
+import html.parser
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+from scipy import stats as sps
+from sklearn.metrics import accuracy_score
+
+from mushin_nb.compare import BenchmarkResult, compare, compare_dataset
+from mushin_nb.errors import (
+    MushinFileNotFoundError,
+    MushinKeyError,
+    MushinTypeError,
+    MushinValueError,
+)
+from mushin_nb.stats import COMPARISON_COLUMNS, SUMMARY_COLUMNS, MushinWarning
+
+
+def _accuracy(model, batches):
+    """Per-model accuracy computed independently: argmax predictions scored by sklearn."""
+    with torch.no_grad():
+        pred = torch.cat([model(x).argmax(1) for x, _ in batches]).numpy()
+    return accuracy_score(torch.cat([y for _, y in batches]).numpy(), pred)
+
+
+@pytest.fixture(scope="module")
+def result(trained, ring_test_data):
+    return compare(trained, ring_test_data, num_classes=3, metrics=["accuracy", "f1", "ece"])
+
+
+def test_compare_finds_the_trained_mlp_better_than_the_linear_model(result, trained,
+                                                                    ring_test_data):
+    assert result.data["accuracy"].dims == ("method", "seed")
+    assert result.methods == ["linear", "mlp"] and result.data["seed"].values.tolist() == [
+        0, 1, 2, 3, 4]
+    acc = {m: [_accuracy(model, ring_test_data) for model in models]
+           for m, models in trained.items()}
+    np.testing.assert_allclose(result.data["accuracy"].values, [acc["linear"], acc["mlp"]])
+    assert {k: result.data.attrs[k] for k in ("test", "alpha", "task")} == {
+        "test": "welch", "alpha": 0.05, "task": "classification"}
+    row = result.comparisons.set_index("metric").loc["accuracy"]
+    assert (row["method_a"], row["method_b"]) == ("linear", "mlp")
+    ref = sps.ttest_ind(acc["linear"], acc["mlp"], equal_var=False)
+    assert row["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)
+    assert row["diff"] < 0 and row["diff_ci_high"] < 0 and bool(row["significant"])
+    assert row["prob_improvement"] == 0.0 and row["effect_size"] < -1
+    summary = result.summary().set_index(["method", "metric"])
+    assert summary.loc[("mlp", "accuracy"), "significant_vs_ref"] == "*"
+    assert summary.loc[("linear", "accuracy"), "significant_vs_ref"] == ""
+
+
+def test_tables_have_exactly_the_design_columns(result):
+    assert tuple(result.comparisons.columns) == COMPARISON_COLUMNS == (
+        "metric", "method_a", "method_b", "mean_a", "mean_b", "diff", "diff_ci_low",
+        "diff_ci_high", "statistic", "p_value", "p_holm", "significant", "effect_size",
+        "prob_improvement", "test", "n_a", "n_b")
+    assert tuple(result.summary().columns) == SUMMARY_COLUMNS == (
+        "method", "metric", "mean", "ci_low", "ci_high", "significant_vs_ref")
+    assert len(result.comparisons) == 3 and len(result.summary()) == 6
+
+
+def test_checkpoint_paths_are_loaded_one_at_a_time_with_load_fn(tmp_path, trained,
+                                                               ring_test_data, result,
+                                                               model_factory):
+    paths = {}
+    for method, models in trained.items():
+        paths[method] = []
+        for seed, model in enumerate(models):
+            path = tmp_path / f"{method}-{seed}.pt"
+            torch.save(model.state_dict(), path)
+            paths[method].append(str(path) if seed % 2 else path)  # str and PathLike
+    loaded = []
+
+    def load_fn(path):
+        kind = os.path.basename(path).split("-")[0]
+        model = model_factory(kind)
+        model.load_state_dict(torch.load(path, weights_only=True))
+        loaded.append(os.path.basename(path))
+        return model
+
+    again = compare(paths, ring_test_data, num_classes=3, load_fn=load_fn,
+                    metrics=["accuracy", "f1", "ece"])
+    assert loaded == [f"{m}-{s}.pt" for m in ("linear", "mlp") for s in range(5)]
+    xr.testing.assert_allclose(again.data, result.data)
+    pd.testing.assert_frame_equal(again.comparisons, result.comparisons)
+
+
+def test_seed_ids_pair_the_scores_of_a_paired_test(trained, ring_test_data):
+    linear, mlp = trained["linear"], trained["mlp"]
+    models = {"linear": {4: linear[4], 0: linear[0], 2: linear[2]},
+              "mlp": {2: mlp[2], 4: mlp[4], 0: mlp[0]}}
+    out = compare(models, ring_test_data, num_classes=3, metrics=["accuracy"], test="paired-t")
+    assert out.data["seed"].values.tolist() == [0, 2, 4]
+    a = [_accuracy(linear[s], ring_test_data) for s in (0, 2, 4)]
+    b = [_accuracy(mlp[s], ring_test_data) for s in (0, 2, 4)]
+    ref = sps.ttest_rel(a, b)
+    row = out.comparisons.iloc[0]
+    assert row.p_value == pytest.approx(ref.pvalue, rel=1e-9)
+    assert row.statistic == pytest.approx(ref.statistic, rel=1e-9)
+    unpaired = {"linear": {0: linear[0], 1: linear[1]}, "mlp": {1: mlp[1], 2: mlp[2]}}
+    with pytest.raises(MushinValueError, match=r"only 'linear' has seeds \[0\], only 'mlp' has "
+                       r"seeds \[2\]"):
+        compare(unpaired, ring_test_data, num_classes=3, metrics=["accuracy"], test="wilcoxon")
+
+
+class Recorder:
+    """A progress sink that writes down every call of the sink contract."""
+
+    def __init__(self):
+        self.events = []
+
+    def start(self, labels, title=""):
+        self.events.append(("start", list(labels), title))
+
+    def job_start(self, index):
+        self.events.append(("job_start", index))
+
+    def job_report(self, index, step, total, metrics):
+        self.events.append(("report", index))
+
+    def job_end(self, index, status, error=None):
+        self.events.append(("job_end", index, status, error))
+
+    def watch(self, index, event_file):
+        pass
+
+    def close(self, ok=True):
+        self.events.append(("close", ok))
+
+
+def test_progress_shows_one_job_per_model_and_a_failure(trained, ring_test_data):
+    sink = Recorder()
+    models = {"linear": trained["linear"][:2], "mlp": trained["mlp"][:2]}
+    compare(models, ring_test_data, num_classes=3, metrics=["accuracy"], progress=sink)
+    assert sink.events[0] == ("start", ["linear seed=0", "linear seed=1", "mlp seed=0",
+                                        "mlp seed=1"], "compare")
+    assert sink.events[1:] == [e for i in range(4)
+                               for e in (("job_start", i), ("job_end", i, "done", None))] + [
+        ("close", True)]
+    sink = Recorder()
+    broken = {"linear": trained["linear"][:2], "bad": [torch.nn.Linear(2, 5)] * 2}
+    with pytest.raises(MushinValueError, match="`num_classes` is 3"):
+        compare(broken, ring_test_data, num_classes=3, metrics=["accuracy"], progress=sink)
+    assert sink.events[-2][:3] == ("job_end", 2, "failed") and "num_classes" in sink.events[-2][3]
+    assert sink.events[-1] == ("close", False)
+
+
+def test_bad_input_is_refused_before_anything_runs(trained, ring_test_data):
+    ok = {"linear": trained["linear"][:2], "mlp": trained["mlp"][:2]}
+
+    def run(models=ok, data=ring_test_data, **kw):
+        kw.setdefault("num_classes", 3)
+        return compare(models, data, **kw)
+
+    with pytest.raises(MushinTypeError, match="`data` must be re-iterable batches.*read once per"
+                       " model.*pass list\\(data\\)"):
+        run(data=iter(ring_test_data))
+    with pytest.raises(MushinTypeError, match="`data` must be re-iterable"):
+        run(data=(batch for batch in ring_test_data))
+    with pytest.raises(MushinValueError, match="`data` must be a non-empty iterable"):
+        run(data=[])
+    labels_out = [(x, y + 1) for x, y in ring_test_data]
+    with pytest.raises(MushinValueError, match=r"target label 3 is outside \[0, num_classes=3\)"):
+        run(data=labels_out)
+    with pytest.raises(MushinValueError, match=r"shape \(200, 3\) but `num_classes` is 4"):
+        run(num_classes=4)
+    with pytest.raises(MushinValueError, match=r"`models\['mlp'\]` must be at least 2 models "
+                       r"\(seeds\) per method"):
+        run(models={"linear": ok["linear"], "mlp": ok["mlp"][:1]})
+    with pytest.raises(MushinValueError, match="`test` must be one of 'welch', 'student', "
+                       "'mannwhitney', 'wilcoxon', 'paired-t', 'permutation', got 'ttest'"):
+        run(test="ttest")
+    with pytest.raises(MushinKeyError, match="unknown metric 'acc' in `metrics`. Known "
+                       "metrics: accuracy"):
+        run(metrics=["acc"])
+    with pytest.raises(MushinKeyError, match="unknown task 'detection'. Known tasks: "):
+        run(task="detection")
+    with pytest.raises(MushinKeyError, match="unknown reference method 'cnn'. Known methods: "
+                       "'linear', 'mlp'"):
+        run(reference="cnn")
+    with pytest.raises(MushinValueError, match="`load_fn` must be a callable path -> model, "
+                       "since models\\['linear'\\] holds checkpoint paths"):
+        run(models={"linear": ["a.pt", "b.pt"], "mlp": ok["mlp"]})
+    with pytest.raises(MushinTypeError, match="`models\\['mlp'\\]` must be a list of models"):
+        run(models={"linear": ok["linear"], "mlp": ok["mlp"][0]})
+    with pytest.raises(MushinTypeError, match="`models` must be a non-empty dict"):
+        run(models=[ok["linear"], ok["mlp"]])
+    with pytest.raises(MushinTypeError, match="`models\\['mlp'\\]` must be seed ids that are "
+                       "ints, got 'a'"):
+        run(models={"linear": ok["linear"], "mlp": {"a": ok["mlp"][0], "b": ok["mlp"][1]}})
+    with pytest.raises(MushinTypeError, match="`seed` must be a non-negative int"):
+        run(seed=np.random.default_rng(0))
+
+
+def test_a_nan_score_is_refused_with_the_cell_it_came_from(trained, ring_test_data):
+    one_class = [(x[y == 0], y[y == 0]) for x, y in ring_test_data]
+    with pytest.raises(MushinValueError, match="metric 'auroc' of method 'linear', seed 0 is "
+                       "nan.*leave the metric out"):
+        compare({"linear": trained["linear"][:2], "mlp": trained["mlp"][:2]}, one_class,
+                num_classes=3, metrics=["auroc"])
+
+
+def _dataset(seed=0, methods=("a", "b", "c"), n=6):
+    rng = np.random.default_rng(seed)
+    shift = np.linspace(0, 0.04, len(methods))[:, None]
+    return xr.Dataset(
+        {"acc": (("method", "seed"), rng.normal(0.8, 0.01, (len(methods), n)) + shift),
+         "loss": (("method", "seed"), rng.normal(0.3, 0.02, (len(methods), n)))},
+        coords={"method": list(methods), "seed": np.arange(10, 10 + n)},
+        attrs={"dataset": "rings"})
+
+
+def test_from_dataset_runs_the_statistics_on_existing_scores():
+    ds = _dataset()
+    out = BenchmarkResult.from_dataset(ds, test="mannwhitney", reference="b", pairs="reference",
+                                       bootstrap="percentile", seed=3)
+    assert out.data.attrs == {"dataset": "rings", "test": "mannwhitney", "alpha": 0.05,
+                              "pairs": "reference", "reference": "b", "bootstrap": "percentile",
+                              "seed": 3}
+    comp = out.comparisons
+    assert list(zip(comp["method_a"], comp["method_b"]))[:2] == [("a", "b"), ("c", "b")]
+    for row in comp.itertuples():
+        a = ds[row.metric].sel({"method": row.method_a}).values  # sel(method=) is a keyword
+        b = ds[row.metric].sel({"method": row.method_b}).values
+        assert row.p_value == pytest.approx(sps.mannwhitneyu(a, b).pvalue, rel=1e-12)
+    again = BenchmarkResult.from_dataset(ds, test="mannwhitney", reference="b",
+                                         pairs="reference", bootstrap="percentile", seed=3)
+    pd.testing.assert_frame_equal(again.comparisons, comp)
+
+
+def test_from_dataset_leaves_out_missing_runs_and_other_variables():
+    ds = _dataset()
+    ds["acc"][1, 2] = np.nan
+    ds["curve"] = (("method", "seed", "step"), np.zeros((3, 6, 4)))
+    with pytest.warns(MushinWarning) as record:
+        out = BenchmarkResult.from_dataset(ds)
+    messages = " | ".join(str(w.message) for w in record)
+    assert "variables ['curve'] are not numeric over exactly ('method', 'seed')" in messages
+    assert "1 score(s) are NaN (runs that failed, or seeds that not every method has)" in messages
+    assert out.metrics == ["acc", "loss"]
+    row = out.comparisons[(out.comparisons.metric == "acc")].iloc[0]
+    assert (row.n_a, row.n_b) == (6, 5)
+
+
+def test_from_dataset_refuses_bad_datasets():
+    ds = _dataset()
+    with pytest.raises(MushinTypeError, match="`ds` must be an xarray.Dataset"):
+        BenchmarkResult.from_dataset(ds.to_dataframe())
+    with pytest.raises(MushinValueError, match="dims \\('method', 'seed'\\).*compare_dataset"):
+        BenchmarkResult.from_dataset(ds.rename(method="model"))
+    dup = xr.concat([ds, ds.isel(seed=[0])], dim="seed")
+    with pytest.raises(MushinValueError, match="`seed` must be unique seed labels.*10 appears "
+                       "more than once"):
+        BenchmarkResult.from_dataset(dup)
+    with pytest.raises(MushinKeyError, match="unknown reference method 'z'"):
+        BenchmarkResult.from_dataset(ds, reference="z")
+    with pytest.warns(MushinWarning, match="variables \\['name'\\] are not numeric"), \
+            pytest.raises(MushinValueError, match="at least one numeric variable"):
+        BenchmarkResult.from_dataset(xr.Dataset({"name": (("method", "seed"),
+                                                          [["x", "y"], ["z", "w"]])}))
+    with pytest.raises(MushinValueError, match="method 'a' has 1 score\\(s\\)"):
+        BenchmarkResult.from_dataset(ds.isel(seed=[0]))
+
+
+def test_compare_dataset_compares_the_levels_of_any_sweep_dimension():
+    rng = np.random.default_rng(1)
+    sweep = xr.Dataset({"loss": (("lr", "rep", "opt"), rng.normal(0, 1, (3, 5, 1))
+                                 + np.array([0, 2, 4])[:, None, None])},
+                       coords={"lr": [0.1, 0.01, 0.001], "rep": range(5), "opt": ["sgd"]})
+    out = compare_dataset(sweep, over="rep")
+    assert out.methods == ["0.1", "0.01", "0.001"] and out.data["loss"].dims == ("method",
+                                                                                 "seed")
+    assert out.data.attrs["compared"] == "lr" and out.data.attrs["replicates"] == "rep"
+    row = out.comparisons.iloc[0]
+    ref = sps.ttest_ind(sweep["loss"][0, :, 0], sweep["loss"][1, :, 0], equal_var=False)
+    assert row.p_value == pytest.approx(ref.pvalue, rel=1e-12)
+    with pytest.raises(MushinKeyError, match="`over` must be a dimension of ds, got 'seed'"):
+        compare_dataset(sweep)
+    wide = xr.concat([sweep, sweep.assign_coords(opt=["adam"])], dim="opt")
+    with pytest.raises(MushinValueError, match="`by` must be the dimension to compare, one of "
+                       "\\['lr', 'opt'\\]"):
+        compare_dataset(wide, over="rep")
+    with pytest.raises(MushinValueError, match="\\['opt'\\] have several levels.*ds.sel\\(opt"):
+        compare_dataset(wide, over="rep", by="lr")
+
+
+def test_netcdf_round_trip_restores_everything(tmp_path, result):
+    path = result.to_netcdf(tmp_path / "result.nc")
+    loaded = BenchmarkResult.load(path)
+    xr.testing.assert_identical(loaded.data, result.data)
+    pd.testing.assert_frame_equal(loaded.comparisons, result.comparisons)
+    pd.testing.assert_frame_equal(loaded.summary(), result.summary())
+    assert repr(loaded) == repr(result) and loaded.test == "welch" and loaded.alpha == 0.05
+    assert os.listdir(tmp_path) == ["result.nc"]
+
+
+def test_single_method_round_trip_has_an_empty_comparison_table(tmp_path):
+    out = BenchmarkResult.from_dataset(_dataset(methods=("only",)))
+    assert out.comparisons.empty
+    loaded = BenchmarkResult.load(out.to_netcdf(tmp_path / "one.nc"))
+    pd.testing.assert_frame_equal(loaded.comparisons, out.comparisons)
+
+
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path, result):
+    path = result.to_netcdf(tmp_path / "result.nc")
+    before = path.read_bytes()
+    broken = BenchmarkResult.from_dataset(_dataset())
+    broken.data.attrs["unstorable"] = {"a": 1}  # netCDF cannot hold a dict attribute
+    with pytest.raises((TypeError, ValueError)):
+        broken.to_netcdf(path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["result.nc"]
+    with pytest.raises(MushinFileNotFoundError, match="`path` must be a file path in an "
+                       "existing directory"):
+        result.to_netcdf(tmp_path / "missing" / "r.nc")
+    with pytest.raises(MushinFileNotFoundError, match="`path` must be an existing file"):
+        BenchmarkResult.load(tmp_path / "nope.nc")
+    _dataset().to_netcdf(tmp_path / "plain.nc")
+    with pytest.raises(MushinValueError, match="its 'comparisons' group is unreadable"):
+        BenchmarkResult.load(tmp_path / "plain.nc")
+
+
+class _Cells(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self.pre, self._in = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        if tag in ("td", "th", "pre"):
+            self._in = tag
+            if tag != "pre":
+                self.rows[-1].append("")
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        if self._in == "pre":
+            self.pre.append(data)
+        elif self._in:
+            self.rows[-1][-1] += data
+
+
+def test_text_and_html_views_agree_and_html_is_escaped():
+    ds = _dataset(methods=("<script>x</script>", "a & b", "plain"))
+    out = BenchmarkResult.from_dataset(ds)
+    text = repr(out)
+    page = out._repr_html_()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    cells = _Cells()
+    cells.feed(page)
+    assert "".join(cells.pre) == text  # the embedded text fallback is the repr itself
+    lines = text.splitlines()
+    assert lines[0] == "BenchmarkResult: 3 methods x 6 seeds, 2 metrics"
+    assert lines[1] in page.replace("&#x27;", "'") or lines[1] in cells.pre[0]
+    assert cells.rows[0] == ["method", "metric", "mean", "95% CI", "vs ref"]
+    summary = out.summary()
+    assert len(cells.rows) == len(summary) + 1 == len(lines) - 2
+    for line, row, record in zip(lines[3:], cells.rows[1:], summary.itertuples()):
+        assert row[:3] == [record.method, record.metric, f"{record.mean:.4g}"]
+        assert row[3] == f"[{record.ci_low:.4g}, {record.ci_high:.4g}]"
+        assert row[4] == record.significant_vs_ref
+        assert line.split() == " ".join(row).split()  # the same cells, in the same order
+
+
+def test_plot_delegates_to_the_plots_module(result):
+    import matplotlib.figure
+
+    fig = result.plot("summary", backend="matplotlib")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert isinstance(result.plot("seeds", metric="accuracy", backend="matplotlib"),
+                      matplotlib.figure.Figure)
+    with pytest.raises(MushinValueError, match="`kind` must be one of 'summary', 'pvalues', "
+                       "'seeds', got 'forest'"):
+        result.plot("forest")
+
+
+def test_warnings_of_the_statistics_reach_the_caller(trained, ring_test_data):
+    models = {m: v[:3] for m, v in trained.items()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compare(models, ring_test_data, num_classes=3, metrics=["accuracy"],
+                test="mannwhitney")
+    assert any("can never give p < alpha" in str(w.message) for w in caught)
