@@ -82,6 +82,21 @@ function render({ model, el }) {
   let shown = "";          // the statuses string the grid last drew
   let selected = null;     // job index whose detail is open
   let stamp = performance.now();  // when `elapsed` last arrived, to tick the clock locally
+  let parsed = null;       // the curve, decoded once per change (it travels as JSON text)
+  let running_ = null;     // the running jobs' [step, total], decoded once per change
+
+  function progress() {
+    if (running_ === null) running_ = JSON.parse(model.get("progress") || "{}");
+    return running_;
+  }
+
+  function curve() {
+    if (parsed === null) {
+      const raw = model.get("curve");
+      parsed = typeof raw === "string" ? JSON.parse(raw || "{}") : raw || {};
+    }
+    return parsed;
+  }
 
   function buildGrid() {
     const labels = model.get("labels") || [];
@@ -102,8 +117,7 @@ function render({ model, el }) {
   function cellTitle(i, code) {
     const labels = model.get("labels") || [];
     let text = `${labels[i]}: ${STATUS[code] || code}`;
-    const step = (model.get("steps") || [])[i];
-    const total = (model.get("totals") || [])[i];
+    const [step, total] = progress()[String(i)] || [null, null];
     if (code === "r" && step !== null && step !== undefined) {
       text += ` (step ${step}${total ? "/" + total : ""})`;
     }
@@ -114,15 +128,15 @@ function render({ model, el }) {
 
   function drawGrid() {
     const statuses = model.get("statuses") || "";
-    const steps = model.get("steps") || [];
-    const totals = model.get("totals") || [];
+    const steps = progress();
     if (cells.length !== statuses.length) buildGrid();
     for (let i = 0; i < cells.length; i++) {
       const code = statuses[i];
       const cell = cells[i];
       if (code !== shown[i]) cell.className = `mnb-cell ${code}`;
       if (code === "r") {
-        const frac = totals[i] ? Math.min(1, (steps[i] || 0) / totals[i]) : 0;
+        const [step, total] = steps[String(i)] || [0, 0];
+        const frac = total ? Math.min(1, (step || 0) / total) : 0;
         cell.style.setProperty("--p", String(frac));
       } else if (code !== shown[i]) {
         cell.style.removeProperty("--p");
@@ -167,8 +181,7 @@ function render({ model, el }) {
   function drawRunning() {
     const statuses = model.get("statuses") || "";
     const labels = model.get("labels") || [];
-    const steps = model.get("steps") || [];
-    const totals = model.get("totals") || [];
+    const steps = progress();
     const rows = [];
     let extra = 0;
     for (let i = 0; i < statuses.length; i++) {
@@ -178,8 +191,7 @@ function render({ model, el }) {
       row.dataset.index = String(i);
       const track = h("div", "mnb-run-track");
       const fill = h("div", "mnb-run-fill");
-      const total = totals[i];
-      const step = steps[i];
+      const [step, total] = steps[String(i)] || [null, null];
       fill.style.width = total ? `${Math.min(100, (100 * (step || 0)) / total)}%` : "0%";
       if (!total) track.classList.add("mnb-indeterminate");
       track.append(fill);
@@ -225,7 +237,7 @@ function render({ model, el }) {
 
   function drawCurve() {
     const metric = drawSelect();
-    const series = (model.get("curve") || {})[metric] || {};
+    const series = curve()[metric] || {};
     const labels = model.get("labels") || [];
     const statuses = model.get("statuses") || "";
     const jobs = Object.keys(series).filter((key) => series[key].length);
@@ -295,14 +307,13 @@ function render({ model, el }) {
   const handlers = {
     "change:labels": () => { buildGrid(); schedule("grid", "head", "running", "curve"); },
     "change:statuses": () => schedule("grid", "head", "running", "detail"),
-    "change:steps": () => schedule("grid", "running"),
-    "change:totals": () => schedule("grid", "running"),
+    "change:progress": () => { running_ = null; schedule("grid", "running"); },
     "change:errors": () => { shown = ""; schedule("grid", "detail"); },
     "change:elapsed": () => { stamp = performance.now(); schedule("head"); },
     "change:eta": () => schedule("head"),
     "change:finished": () => schedule("head"),
     "change:title": () => schedule("head"),
-    "change:curve": () => schedule("curve"),
+    "change:curve": () => { parsed = null; schedule("curve"); },
     "change:metrics": () => schedule("curve"),
     "change:metric": () => schedule("curve"),
   };

@@ -12,6 +12,7 @@ nbconvert and GitHub show without a kernel.
 from __future__ import annotations
 
 import html
+import json
 import math
 import operator
 import threading
@@ -39,12 +40,13 @@ _END_STATUSES = ("done", "failed", "skipped")
 _COLOURS = {"q": "#d0d4da", "r": "#1e88e5", "d": "#43a047", "f": "#e53935", "s": "#9e9e9e"}
 _MAX_ERROR = 4000  # characters of a traceback kept per failed job (its end matters most)
 _MAX_METRICS = 12
+_QUIET_EXIT = 10.0  # seconds without news after which the sync thread ends
 
 
 class _Series:
     """One job's values of one metric, thinned to at most ``2 * cap`` kept points."""
 
-    __slots__ = ("xs", "ys", "cap", "stride", "seen", "last", "cache")
+    __slots__ = ("xs", "ys", "cap", "stride", "seen", "last", "cache", "text")
 
     def __init__(self, cap: int) -> None:
         self.xs: list[float] = []
@@ -52,13 +54,15 @@ class _Series:
         self.cap, self.stride, self.seen = cap, 1, 0
         self.last: tuple[float, float] | None = None
         self.cache: list[list[float]] | None = None
+        self.text = "[]"  # JSON of ``cache``, so a sync only encodes the series that changed
 
     def add(self, x: float, y: float) -> None:
-        if (self.seen % self.stride) == 0:
-            self.xs.append(x)
+        if not self.seen % self.stride:
+            xs = self.xs
+            xs.append(x)
             self.ys.append(y)
-            if len(self.xs) >= 2 * self.cap:  # halve: every other kept point survives
-                self.xs, self.ys, self.stride = self.xs[::2], self.ys[::2], 2 * self.stride
+            if len(xs) >= 2 * self.cap:  # halve: every other kept point survives
+                self.xs, self.ys, self.stride = xs[::2], self.ys[::2], 2 * self.stride
         self.seen += 1
         self.last = (x, y)
         self.cache = None
@@ -69,20 +73,12 @@ class _Series:
             pts = [[_short(x), _short(y)] for x, y in zip(self.xs[::step], self.ys[::step])]
             if self.last is not None and (not pts or pts[-1][0] != _short(self.last[0])):
                 pts.append([_short(self.last[0]), _short(self.last[1])])
-            self.cache = pts
+            self.cache, self.text = pts, json.dumps(pts)
         return self.cache
 
 
 def _short(value: float) -> float:
     return float(f"{value:.5g}")  # 5 significant digits: a third of the JSON, same picture
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _duration(seconds: float | None) -> str:
@@ -115,11 +111,14 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
 
     Attributes
     ----------
-    labels, statuses, steps, totals, errors, metrics, metric, curve, done, failed,
-    skipped, running, elapsed, eta, finished, ok
+    labels, statuses, errors, metrics, metric, curve, progress, done, failed, skipped,
+    running, elapsed, eta, finished, ok
         The synced state, as of the last sync (:meth:`flush` forces one).  ``statuses``
         holds one character per job (see :data:`STATUS_CODES`); ``errors`` maps the job
-        index (as a string) to its error text; ``curve`` maps metric -> job -> ``[[x, y]]``.
+        index (as a string) to its error text; ``curve`` maps metric -> job -> ``[[x, y]]``;
+        ``progress`` is the running jobs' ``[step, total]`` as JSON text.
+    steps, totals
+        Every job's last step and total, live (not only as of the last sync).
 
     Examples
     --------
@@ -143,12 +142,13 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
     title = t.Unicode("").tag(sync=True)
     labels = t.List(t.Unicode()).tag(sync=True)
     statuses = t.Unicode("").tag(sync=True)
-    steps = t.List().tag(sync=True)
-    totals = t.List().tag(sync=True)
+    # running jobs only, as JSON text {"<index>": [step, total]}: small whatever the sweep
+    progress = t.Unicode("{}").tag(sync=True)
     errors = t.Dict().tag(sync=True)
     metrics = t.List(t.Unicode()).tag(sync=True)
     metric = t.Unicode("").tag(sync=True)
-    curve = t.Dict().tag(sync=True)
+    # one JSON text on the wire, built from per-series pieces (see _curve_to_json)
+    curve = t.Dict().tag(sync=True, to_json=lambda value, widget: _curve_to_json(value, widget))
     done = t.Int(0).tag(sync=True)
     failed = t.Int(0).tag(sync=True)
     skipped = t.Int(0).tag(sync=True)
@@ -172,8 +172,12 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
         super().__init__()
         self.interval = float(interval)
         self.max_curves, self.max_points = max_curves, max_points
-        self._lock = threading.RLock()  # events come from the sweep and the poller thread
-        self._timer: threading.Timer | None = None
+        #: Least seconds between two syncs of the curve, the bulkiest part of the state.
+        self.curve_interval = max(1.0, self.interval)
+        self._lock = threading.Lock()  # events come from the sweep and the poller thread
+        self._ticker: threading.Thread | None = None
+        self._stop_tick = threading.Event()
+        self._curve_json: tuple[Any, str] | None = None
         self._n = 0
         self._codes = bytearray()
         self._steps: list[int | None] = []
@@ -181,8 +185,9 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
         self._errors: dict[str, str] = {}
         self._series: dict[str, dict[int, _Series]] = {}
         self._recent: dict[int, None] = {}  # jobs by last report, oldest first
+        self._newest = -1
         self._t0 = time.monotonic()
-        self._last_flush = -math.inf
+        self._last_flush = self._last_curve = -math.inf
         self._dirty = self._steps_dirty = self._curve_dirty = False
         self._started = False
         self._widget_handle: Any = None
@@ -199,18 +204,17 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
         if not isinstance(title, str):
             raise bad_value("title", title, "a str", cls=MushinTypeError)
         with self._lock:
-            self._cancel_timer()
             self._n = len(labels)
             self._codes = bytearray(b"q" * self._n)
             self._steps, self._totals = [None] * self._n, [None] * self._n
-            self._errors, self._series, self._recent = {}, {}, {}
+            self._errors, self._series, self._recent, self._newest = {}, {}, {}, -1
             self._t0, self._started = time.monotonic(), True
             self._steps_dirty = self._curve_dirty = True
             with self.hold_sync():  # labels and first state in one message
                 self.title, self.labels = title, [str(label) for label in labels]
                 self.metrics, self.metric, self.curve = [], "", {}
                 self.finished, self.ok = False, True
-                self._flush_locked()
+                self._flush_locked(force=True)
 
     def job_start(self, index: int) -> None:
         """Mark job ``index`` as running."""
@@ -222,7 +226,8 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
                    metrics: dict[str, float]) -> None:
         """Record a step counter and metric values reported by job ``index``."""
         with self._lock:
-            i = self._check(index)
+            # the hot path of a sweep: plain ints skip the full check
+            i = index if type(index) is int and 0 <= index < self._n else self._check(index)
             if self._codes[i] == 113:  # ord("q"): a report implies the job runs
                 self._codes[i] = 114
             if step is not None:
@@ -256,23 +261,34 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
         The widget itself stays live (use :meth:`dispose` to close its comm).
         """
         self._stop_watching()
+        self._stop_ticker()
         with self._lock:
-            self._cancel_timer()
             if not self._started or self.finished:
                 return
             with self.hold_sync():  # one message carries the final state
                 self.ok = bool(ok)
                 self.finished = True
-                self._flush_locked()
+                self._flush_locked(force=True)
         if self._snapshot_handle is not None:
             self._snapshot_handle.update(self.snapshot())
 
     # --------------------------------------------------------------------- public
+    @property
+    def steps(self) -> list[int | None]:
+        """Each job's last reported step (None before its first report)."""
+        with self._lock:
+            return list(self._steps)
+
+    @property
+    def totals(self) -> list[int | None]:
+        """Each job's reported total number of steps (None when not given)."""
+        with self._lock:
+            return list(self._totals)
+
     def flush(self) -> None:
         """Sync the state to the front-end now, whatever the throttle says."""
         with self._lock:
-            self._cancel_timer()
-            self._flush_locked()
+            self._flush_locked(force=True)
 
     def snapshot(self) -> Snapshot:
         """Return a static view of the current state (HTML for notebooks, text elsewhere)."""
@@ -286,8 +302,7 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
     def dispose(self) -> None:
         """Close the widget's comm: its views disappear from the notebook."""
         self._stop_watching()
-        with self._lock:
-            self._cancel_timer()
+        self._stop_ticker()
         super().close()
 
     def __del__(self) -> None:
@@ -323,48 +338,82 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
         return i
 
     def _add_metrics(self, i: int, step: int | None, metrics: dict[str, float]) -> None:
+        all_series = self._series
         for name, value in metrics.items():
-            value = _finite(value)
-            if value is None:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
                 continue
-            by_job = self._series.get(name)
+            if value - value != 0.0:  # NaN or infinite: nothing to draw
+                continue
+            by_job = all_series.get(name)
             if by_job is None:
-                if len(self._series) >= _MAX_METRICS:
+                if len(all_series) >= _MAX_METRICS:
                     continue
-                by_job = self._series[name] = {}
+                by_job = all_series[name] = {}
             series = by_job.get(i)
             if series is None:
                 series = by_job[i] = _Series(self.max_points)
             series.add(series.seen if step is None else step, value)
-        self._recent.pop(i, None)
-        self._recent[i] = None
+        if self._newest != i:  # keep _recent ordered by last report, cheaply
+            self._recent.pop(i, None)
+            self._recent[i] = None
+            self._newest = i
         self._curve_dirty = True
 
     def _touch(self) -> None:
-        """Note a change; sync now if the last sync is old enough, else once the wait is over."""
+        """Note a change and sync it now if the last sync is old enough.
+
+        Syncing on the caller's thread (the sweep's, or the poller's) keeps the sweep from
+        ever waiting on the lock for the sync thread, which only catches the trailing news.
+        """
         self._dirty = True
         now = time.monotonic()
-        wait = self._last_flush + self.interval - now
-        if wait <= 0:
-            self._flush_locked(now)
-        elif self._timer is None:
-            self._timer = threading.Timer(wait, self._timer_flush)
-            self._timer.daemon = True
-            self._timer.start()
+        if now - self._last_flush >= self.interval:
+            self._flush_locked(now=now)
+        if self._ticker is None:
+            self._stop_tick = threading.Event()
+            self._ticker = threading.Thread(target=self._tick, args=(self._stop_tick,),
+                                            name="mushin-nb-monitor-sync", daemon=True)
+            self._ticker.start()
 
-    def _timer_flush(self) -> None:
-        try:
-            with self._lock:
-                self._timer = None
-                if self._dirty:
-                    self._flush_locked()
-        except Exception as exc:  # a background sync error must surface
-            report_callback_error("the SweepMonitor sync", exc)
+    def _tick(self, stop: threading.Event) -> None:
+        """Sync news nobody synced within ``interval``; end after a quiet spell."""
+        quiet = 0.0
+        while not stop.wait(self.interval):
+            try:
+                with self._lock:
+                    now = time.monotonic()
+                    if self._dirty or self._curve_dirty:
+                        if now - self._last_flush >= self.interval and (
+                                self._dirty or self._curve_due(now)):
+                            self._flush_locked(now=now)
+                        quiet = 0.0
+                        continue
+                    quiet += self.interval
+                    if quiet >= _QUIET_EXIT and not self._curve_dirty:
+                        self._ticker = None  # the next event starts a new one
+                        return
+            except Exception as exc:  # a failing sync must be seen, and must not stop syncing
+                report_callback_error("the SweepMonitor sync", exc)
 
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def _stop_ticker(self) -> None:
+        with self._lock:
+            ticker, self._ticker = self._ticker, None
+            self._stop_tick.set()
+        if ticker is not None and ticker is not threading.current_thread():
+            ticker.join()
+
+    def _progress_json(self, codes: str) -> str:
+        running = {}
+        i = codes.find("r")
+        while i >= 0:
+            running[str(i)] = [self._steps[i], self._totals[i]]
+            i = codes.find("r", i + 1)
+        return json.dumps(running)
+
+    def _curve_due(self, now: float) -> bool:
+        return self._curve_dirty and now - self._last_curve >= self.curve_interval
 
     def _elapsed(self) -> float:
         return time.monotonic() - self._t0 if self._started else 0.0
@@ -373,16 +422,18 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
         finished = codes.count("d") + codes.count("f")
         skipped = codes.count("s")
         partial = 0.0
-        for i, code in enumerate(codes):
-            if code == "r" and self._totals[i] and self._steps[i] is not None:
+        i = codes.find("r")
+        while i >= 0:  # str.find hops over the many finished and queued jobs at C speed
+            if self._totals[i] and self._steps[i] is not None:
                 partial += min(1.0, max(0.0, self._steps[i] / self._totals[i]))
+            i = codes.find("r", i + 1)
         work = finished + partial  # skipped jobs cost nothing, so they do not set the pace
         left = self._n - finished - skipped - partial
         if left <= 0:
             return 0.0
         return elapsed * left / work if work > 0 else None
 
-    def _flush_locked(self, now: float | None = None) -> None:
+    def _flush_locked(self, force: bool = False, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         codes = self._codes.decode()
         elapsed = now - self._t0
@@ -395,25 +446,36 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
             if len(self._errors) != len(self.errors):
                 self.errors = dict(self._errors)
             if self._steps_dirty:
-                self.steps, self.totals = list(self._steps), list(self._totals)
+                self.progress = self._progress_json(codes)
                 self._steps_dirty = False
-            if self._curve_dirty:
+            if self._curve_dirty and (force or self._curve_due(now)):
                 self._sync_curve()
-                self._curve_dirty = False
+                self._curve_dirty, self._last_curve = False, now
         self._dirty = False
         self._last_flush = now
 
     def _sync_curve(self) -> None:
         shown = list(self._recent)[-self.max_curves:]
-        curve = {}
+        curve, parts = {}, []
         for name, by_job in self._series.items():
-            curve[name] = {str(i): by_job[i].points() for i in shown if i in by_job}
+            jobs = [(str(i), by_job[i]) for i in shown if i in by_job]
+            curve[name] = {key: series.points() for key, series in jobs}
+            inner = ",".join(f'"{key}":{series.text}' for key, series in jobs)
+            parts.append(f"{json.dumps(name)}:{{{inner}}}")
+        self._curve_json = (curve, "{" + ",".join(parts) + "}")
         names = list(self._series)
         if names != self.metrics:
             self.metrics = names
         if not self.metric and names:
             self.metric = names[0]
         self.curve = curve
+
+
+def _curve_to_json(value: dict, widget: Any) -> str:
+    cached = getattr(widget, "_curve_json", None)
+    if cached is not None and cached[0] is value:  # the text built with this very dict
+        return cached[1]
+    return json.dumps(value)
 
 
 class Snapshot:

@@ -1,0 +1,225 @@
+"""P7: what live progress costs a sweep (target: the monitor adds <= 2 % to the wall time).
+
+A sweep-like loop runs ``jobs`` jobs of ``steps`` steps; each step is a fixed amount of
+CPU work followed by ``report(step=..., total=..., loss=..., acc=...)``.  The same loop
+runs under each progress sink, rounds interleaved so load on the machine hits every mode
+alike.  Two figures per mode:
+
+- ``share``: the time spent inside the sink (its methods on the sweep's thread, its sync
+  thread, the event poller; ``time.perf_counter`` around every call, less what the timing
+  itself books) over the run's wall time.  This is the verdict: it counts only the
+  monitor's own work, waits on its lock included, and a busy machine stretches both sides
+  of the ratio alike;
+- ``A/B``: the run's CPU time (all threads) against the fastest ``NullProgress`` run,
+  best of the rounds.  It also catches indirect costs, but on a busy machine its noise
+  exceeds the 2 % it is compared with; read it on an idle one.
+
+Modes:
+
+- ``null``: :class:`NullProgress`, the baseline;
+- ``monitor``: :class:`SweepMonitor` (``display=False``) fed in-process; its comm encodes
+  every state message to JSON as a kernel would, so the cost of syncing is counted;
+- ``text``: the tqdm :class:`TextProgress` (to a throw-away buffer), for reference;
+- ``null-file`` / ``monitor-polled``: the out-of-process channel: ``report()`` appends to
+  each job's event file and the monitor polls the files (baseline: the same appends,
+  nobody reading them).
+
+Run ``python bench/monitor_cost.py`` (exit status 1 when a monitor mode misses the target)
+or call :func:`main` for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from mushin_nb.notebook.widgets import SweepMonitor
+from mushin_nb.progress import NullProgress, TextProgress, job_context, report
+
+TARGET = 0.02
+METER_COST = 0.0  # set by main(): what the meter books per call for itself
+GATED = ("monitor", "monitor-polled")  # the modes P7 is about
+BASELINE = {"monitor": "null", "text": "null", "monitor-polled": "null-file"}
+
+
+def work(units: int) -> int:
+    """A fixed amount of pure-Python CPU work (holds the GIL, like a training step's glue)."""
+    acc = 0
+    for k in range(units):
+        acc = (acc + k * k) % 1_000_003
+    return acc
+
+
+def calibrate(seconds: float) -> int:
+    """Units of :func:`work` that take about ``seconds`` on this machine."""
+    units = 20_000
+    best = min(_timed(work, units) for _ in range(5))
+    return max(1, int(units * seconds / best))
+
+
+def _timed(fn: Any, *args: Any) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def _kernel_like(monitor: SweepMonitor) -> SweepMonitor:
+    # outside a kernel the comm drops messages; encode them as the kernel's session would
+    def publish_msg(msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None,
+                    **keys: Any) -> None:
+        json.dumps({"data": data, "metadata": metadata or {}}, default=str,
+                   ensure_ascii=False, allow_nan=False).encode()
+
+    monitor.comm.publish_msg = publish_msg
+    return monitor
+
+
+class Meter:
+    """Time spent inside a sink's methods, on any thread, outermost calls only."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+        self._depth = threading.local()
+        self._lock = threading.Lock()
+
+    def wrap(self, obj: Any, name: str) -> None:
+        inner = getattr(obj, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            depth = getattr(self._depth, "n", 0)
+            self._depth.n = depth + 1
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self._depth.n = depth
+                if depth == 0:
+                    spent = time.perf_counter() - start
+                    with self._lock:
+                        self.seconds += spent
+                        self.calls += 1
+
+        setattr(obj, name, timed)
+
+
+def meter_cost(calls: int = 5000) -> float:
+    """Seconds the meter itself books for one call (subtracted from every share)."""
+    meter = Meter()
+    probe = SimpleNamespace(call=lambda *args: None)
+    meter.wrap(probe, "call")
+    for _ in range(calls):
+        probe.call(0, 1, 2, {})
+    return meter.seconds / calls
+
+
+SINK_METHODS = ("start", "job_start", "job_report", "job_end", "watch", "close")
+
+
+def metered(sink: Any, meter: Meter) -> Any:
+    for name in SINK_METHODS:
+        meter.wrap(sink, name)
+    if isinstance(sink, SweepMonitor):
+        meter.wrap(sink, "_flush_locked")  # the sync thread's work
+        watch = sink.watch
+
+        def watch_and_meter(index: int, path: Any) -> None:
+            first = sink._poller is None
+            watch(index, path)
+            if first:
+                meter.wrap(sink._poller, "poll")  # the poller thread's work
+
+        sink.watch = watch_and_meter
+    return sink
+
+
+def make_sink(mode: str) -> Any:
+    if mode in ("null", "null-file"):
+        return NullProgress()
+    if mode in ("monitor", "monitor-polled"):
+        return _kernel_like(SweepMonitor(display=False))
+    if mode == "text":
+        return TextProgress(file=io.StringIO())
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def run_sweep(mode: str, jobs: int, steps: int, units: int, workdir: Path
+              ) -> tuple[float, float, float]:
+    """Run the sweep-like loop under ``mode``'s sink; return (wall, CPU, in-sink) seconds."""
+    meter = Meter()
+    sink = metered(make_sink(mode), meter)
+    polled = mode.endswith(("-file", "-polled"))
+    dirs = [workdir / mode / f"job{i}" for i in range(jobs)]
+    start, cpu = time.perf_counter(), time.process_time()
+    sink.start([f"job={i}" for i in range(jobs)], title=f"P7 {mode}")
+    if polled:
+        for i, job_dir in enumerate(dirs):
+            sink.watch(i, job_dir / ".mushin" / "events.jsonl")
+    for i in range(jobs):
+        sink.job_start(i)
+        # polled jobs have no sink in their context: report() goes through the event file
+        with job_context(i, job_dir=dirs[i], sink=None if polled else sink):
+            for step in range(1, steps + 1):
+                work(units)
+                report(step=step, total=steps, loss=1.0 / (step + i), acc=step / steps)
+        sink.job_end(i, "done")
+    sink.close(ok=True)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if mode.startswith("monitor"):
+        assert sink.statuses == "d" * jobs and sink.steps == [steps] * jobs, mode
+    return wall, cpu, max(0.0, meter.seconds - meter.calls * METER_COST)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the benchmark; return the figures (walls in seconds, overheads as fractions)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=24)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--step-ms", type=float, default=2.0, help="CPU work per step")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv if argv is not None else [])
+    modes = ["null", "monitor", "text", "null-file", "monitor-polled"]
+    global METER_COST
+    METER_COST = min(meter_cost() for _ in range(3))
+    units = calibrate(args.step_ms / 1000)
+    runs: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in modes}
+    with tempfile.TemporaryDirectory() as tmp:
+        run_sweep("null", 2, 2, units, Path(tmp) / "warm-up")
+        for r in range(args.rounds):
+            order = modes[r % len(modes):] + modes[: r % len(modes)]  # rotate: fair to all
+            for mode in order:
+                runs[mode].append(run_sweep(mode, args.jobs, args.steps, units,
+                                            Path(tmp) / f"round{r}"))
+    wall = {mode: min(r[0] for r in values) for mode, values in runs.items()}
+    cpu = {mode: min(r[1] for r in values) for mode, values in runs.items()}
+    share = {mode: min(r[2] / r[0] for r in values) for mode, values in runs.items()}
+    overhead = {mode: cpu[mode] / cpu[base] - 1 for mode, base in BASELINE.items()}
+    reports = args.jobs * args.steps
+    result = {
+        "jobs": args.jobs, "steps": args.steps, "reports": reports,
+        "report_rate_hz": reports / wall["null"], "wall_s": wall, "cpu_s": cpu,
+        "share": share, "ab_overhead": overhead,
+        "target": TARGET, "ok": all(share[mode] <= TARGET for mode in GATED),
+    }
+    print(f"P7 monitor cost: {args.jobs} jobs x {args.steps} steps of {args.step_ms:g} ms "
+          f"({reports} reports, {result['report_rate_hz']:.0f}/s), best of {args.rounds}")
+    print(f"{'mode':<16}{'wall s':>8}{'cpu s':>8}{'share':>9}{'A/B cpu':>9}  vs")
+    for mode in modes:
+        base = BASELINE.get(mode)
+        ab = f"{100 * overhead[mode]:+8.2f}%  {base}" if base else ""
+        print(f"{mode:<16}{wall[mode]:8.3f}{cpu[mode]:8.3f}{100 * share[mode]:8.2f}%{ab}")
+    verdict = "met" if result["ok"] else "MISSED"
+    print(f"target <= {100 * TARGET:.0f}% for {', '.join(GATED)}: {verdict}")
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main(sys.argv[1:])["ok"] else 1)
