@@ -356,32 +356,45 @@ def _interval_rows(theta_b: np.ndarray, theta: np.ndarray, accel: np.ndarray | N
                    confidence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Percentile (``accel is None``) or BCa interval per row, as scipy.stats.bootstrap.
 
-    Returns low, high and a mask of rows whose BCa interval is undefined (degenerate
-    bootstrap distribution); those rows get the percentile interval.
+    ``theta_b`` (rows, reps) is sorted in place.  Returns low, high and a mask of rows whose
+    BCa interval is undefined (degenerate bootstrap distribution); those rows get the
+    percentile interval.
     """
-    from scipy import special, stats
+    from scipy import special
 
     alpha = (1.0 - confidence) / 2.0
-    rows = theta_b.shape[0]
+    rows, reps = theta_b.shape
+    theta_b.sort(axis=-1)  # one sort serves the percentile of the score and the quantiles
     q = np.tile([alpha, 1.0 - alpha], (rows, 1))
     bad = np.zeros(rows, dtype=bool)
     if accel is not None:
-        reps = theta_b.shape[-1]
-        below = np.count_nonzero(theta_b < theta[:, None], axis=-1)
-        upto = np.count_nonzero(theta_b <= theta[:, None], axis=-1)
+        below_upto = np.array([(np.searchsorted(row, t, "left"), np.searchsorted(row, t, "right"))
+                               for row, t in zip(theta_b, theta)]).reshape(rows, 2)
         with np.errstate(all="ignore"):
-            z0 = special.ndtri((below + upto) / (2.0 * reps))
+            z0 = special.ndtri(below_upto.sum(axis=-1) / (2.0 * reps))
             z = special.ndtri(alpha)
             n1, n2 = z0 + z, z0 - z
             q_bca = np.stack([special.ndtr(z0 + n1 / (1 - accel * n1)),
                               special.ndtr(z0 + n2 / (1 - accel * n2))], axis=-1)
         bad = ~np.isfinite(q_bca).all(axis=-1)
         q = np.where(bad[:, None], q, q_bca)
-    ci = stats.quantile(theta_b, q, axis=-1)
-    constant = np.ptp(theta_b, axis=-1) == 0
+    ci = _sorted_quantiles(theta_b, q)
+    constant = theta_b[:, -1] == theta_b[:, 0]
     low = np.where(constant, theta_b[:, 0], ci[:, 0])
     high = np.where(constant, theta_b[:, 0], ci[:, 1])
     return low, high, bad & ~constant
+
+
+def _sorted_quantiles(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Quantiles ``p`` (rows, k) of sorted rows ``y``: scipy.stats.quantile's "linear" rule."""
+    n = y.shape[-1]
+    jg = p * n + (1 - p)
+    jp1 = jg // 1
+    j = jp1 - 1
+    g = np.where(j < 0, 0.0, jg % 1)
+    j = np.clip(j, 0, n - 1).astype(np.intp)
+    jp1 = np.clip(jp1, 0, n - 1).astype(np.intp)
+    return (1 - g) * np.take_along_axis(y, j, axis=-1) + g * np.take_along_axis(y, jp1, axis=-1)
 
 
 def bootstrap_ci(a: Sequence[float], b: Sequence[float] | None = None, *,
