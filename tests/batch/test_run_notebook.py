@@ -22,7 +22,7 @@ from mushin_nb.errors import (
     MushinTypeError,
     MushinValueError,
 )
-from mushin_nb.progress import EVENT_FILE_NAME, read_events
+from mushin_nb.progress import EVENT_FILE_NAME, NullProgress, read_events
 from mushin_nb.workflows import multirun
 
 A, B = [1, 2], [10, 20]
@@ -38,6 +38,19 @@ def _executed(job_dir: Path) -> nbformat.NotebookNode:
     return nbformat.read(job_dir / "batch_grid.ipynb", as_version=4)
 
 
+class Sink(NullProgress):
+    """A progress sink that remembers which event files it was asked to follow."""
+
+    def __init__(self):
+        self.watched, self.ended = {}, {}
+
+    def watch(self, index, event_file):
+        self.watched[index] = Path(event_file)
+
+    def job_end(self, index, status, error=None):
+        self.ended[index] = status
+
+
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory, grid_nb):
     """One 2x2 sweep whose (a=2, b=20) job fails; everything the tests read is kept here,
@@ -47,12 +60,14 @@ def grid(tmp_path_factory, grid_nb):
     flag.touch()
     params = {"a": multirun(A), "b": multirun(B), "fail_flag": str(flag),
               "counter": str(counter)}
-    wf = sweep_notebook(grid_nb, params, working_dir=tmp / "sweep", progress=False)
+    sink = Sink()
+    wf = sweep_notebook(grid_nb, params, working_dir=tmp / "sweep", progress=sink)
     jobs = {}
-    for cfg, job_dir in zip(wf.cfgs, wf.multirun_working_dirs):
+    for index, (cfg, job_dir) in enumerate(zip(wf.cfgs, wf.multirun_working_dirs)):
         job_dir = Path(job_dir)
         jobs[(cfg["a"], cfg["b"])] = SimpleNamespace(
-            dir=job_dir, nb=_executed(job_dir),
+            dir=job_dir, nb=_executed(job_dir), watched=sink.watched.get(index),
+            ended=sink.ended.get(index),
             mtime=(job_dir / "batch_grid.ipynb").stat().st_mtime_ns,
             events=read_events(job_dir / ".mushin" / EVENT_FILE_NAME)[0])
     return SimpleNamespace(wf=wf, ds=wf.to_xarray(), jobs=jobs, flag=flag, counter=counter,
@@ -111,6 +126,9 @@ def test_a_failed_job_names_the_cell_and_the_exception(grid, grid_nb):
 
 def test_report_in_the_notebook_reaches_the_event_file(grid):
     for (a, b), job in grid.jobs.items():
+        # the kernel is another process: the in-process sweep's display follows its file
+        assert job.watched == job.dir / ".mushin" / EVENT_FILE_NAME
+        assert job.ended == ("failed" if (a, b) == FAILING else "done")
         reports = [e for e in job.events if e["event"] == "report"]
         if (a, b) == FAILING:
             assert reports == []
