@@ -1,7 +1,8 @@
 """P7: what live progress costs a sweep (target: the monitor adds <= 2 % to the wall time).
 
-A sweep-like loop runs ``jobs`` jobs of ``steps`` steps; each step is a fixed amount of
-CPU work followed by ``report(step=..., total=..., loss=..., acc=...)``.  The same loop
+A sweep (``mushin_nb.workflows.sweep``, in-process launcher) runs ``jobs`` jobs of ``steps``
+steps; each step is a fixed amount of CPU work followed by
+``report(step=..., total=..., loss=..., acc=...)``.  The same sweep
 runs under each progress sink, rounds interleaved so load on the machine hits every mode
 alike.  Two figures per mode:
 
@@ -31,6 +32,7 @@ or call :func:`main` for the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import sys
@@ -43,6 +45,7 @@ from typing import Any
 
 from mushin_nb.notebook.widgets import SweepMonitor
 from mushin_nb.progress import NullProgress, TextProgress, job_context, report
+from mushin_nb.workflows import multirun, sweep
 
 TARGET = 0.02
 METER_COST = 0.0  # set by main(): what the meter books per call for itself
@@ -151,31 +154,47 @@ def make_sink(mode: str) -> Any:
     raise ValueError(f"unknown mode {mode!r}")
 
 
+def _job(i: int, steps: int, units: int) -> dict:
+    for step in range(1, steps + 1):
+        work(units)
+        report(step=step, total=steps, loss=1.0 / (step + i), acc=step / steps)
+    return {"loss": 1.0 / (steps + i)}
+
+
 def run_sweep(mode: str, jobs: int, steps: int, units: int, workdir: Path
               ) -> tuple[float, float, float]:
-    """Run the sweep-like loop under ``mode``'s sink; return (wall, CPU, in-sink) seconds."""
+    """Run the sweep under ``mode``'s sink; return (wall, CPU, in-sink) seconds.
+
+    In-process modes run a real ``mushin_nb.workflows.sweep``; the event-file modes drive
+    the sink as the engine does for worker processes (``watch``, then ``job_end``), with
+    the jobs in this process so that their work is timed with the rest.
+    """
     meter = Meter()
     sink = metered(make_sink(mode), meter)
-    polled = mode.endswith(("-file", "-polled"))
-    dirs = [workdir / mode / f"job{i}" for i in range(jobs)]
     start, cpu = time.perf_counter(), time.process_time()
-    sink.start([f"job={i}" for i in range(jobs)], title=f"P7 {mode}")
-    if polled:
-        for i, job_dir in enumerate(dirs):
-            sink.watch(i, job_dir / ".mushin" / "events.jsonl")
-    for i in range(jobs):
-        sink.job_start(i)
-        # polled jobs have no sink in their context: report() goes through the event file
-        with job_context(i, job_dir=dirs[i], sink=None if polled else sink):
-            for step in range(1, steps + 1):
-                work(units)
-                report(step=step, total=steps, loss=1.0 / (step + i), acc=step / steps)
-        sink.job_end(i, "done")
-    sink.close(ok=True)
+    if mode.endswith(("-file", "-polled")):
+        _file_channel_sweep(sink, jobs, steps, units, workdir / mode)
+    else:
+        with contextlib.redirect_stdout(io.StringIO()):  # the engine's one-line summary
+            sweep(_job, {"i": multirun(list(range(jobs))), "steps": steps, "units": units},
+                  working_dir=workdir / mode, progress=sink, title=f"P7 {mode}")
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     if mode.startswith("monitor"):
         assert sink.statuses == "d" * jobs and sink.steps == [steps] * jobs, mode
     return wall, cpu, max(0.0, meter.seconds - meter.calls * METER_COST)
+
+
+def _file_channel_sweep(sink: Any, jobs: int, steps: int, units: int, workdir: Path) -> None:
+    dirs = [workdir / f"job{i}" for i in range(jobs)]
+    sink.start([f"i={i}" for i in range(jobs)], "P7 event files")
+    for i, job_dir in enumerate(dirs):
+        sink.watch(i, job_dir / ".mushin" / "events.jsonl")
+    for i in range(jobs):
+        # no sink in the job's context: report() appends to the job's event file
+        with job_context(i, job_dir=dirs[i], sink=None):
+            _job(i, steps, units)
+        sink.job_end(i, "done")
+    sink.close(ok=True)
 
 
 def main(argv: list[str] | None = None) -> dict:

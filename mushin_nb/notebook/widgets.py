@@ -70,15 +70,14 @@ class _Series:
     def points(self) -> list[list[float]]:
         if self.cache is None:
             step = max(1, math.ceil(len(self.xs) / self.cap))
-            pts = [[_short(x), _short(y)] for x, y in zip(self.xs[::step], self.ys[::step])]
-            if self.last is not None and (not pts or pts[-1][0] != _short(self.last[0])):
-                pts.append([_short(self.last[0]), _short(self.last[1])])
-            self.cache, self.text = pts, json.dumps(pts)
+            xs, ys = self.xs[::step], self.ys[::step]
+            if self.last is not None and (not xs or xs[-1] != self.last[0]):
+                xs.append(self.last[0])
+                ys.append(self.last[1])
+            self.cache = [[x, y] for x, y in zip(xs, ys)]
+            # 6 significant digits: half the JSON of repr(), the same picture
+            self.text = "[" + ",".join([f"[{x:.6g},{y:.6g}]" for x, y in zip(xs, ys)]) + "]"
         return self.cache
-
-
-def _short(value: float) -> float:
-    return float(f"{value:.5g}")  # 5 significant digits: a third of the JSON, same picture
 
 
 def _duration(seconds: float | None) -> str:
@@ -378,22 +377,34 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
             self._ticker.start()
 
     def _tick(self, stop: threading.Event) -> None:
-        """Sync news nobody synced within ``interval``; end after a quiet spell."""
-        quiet = 0.0
-        while not stop.wait(self.interval):
+        """Sync the news that no event synced for two intervals; end after a quiet spell.
+
+        It reads the flags without the lock and takes the lock only to sync, which a busy
+        sweep never leaves it to do: the sweep's thread then never waits for this one.
+        """
+        late = 2 * self.interval
+        quiet, wait = 0.0, late
+        while not stop.wait(wait):
+            wait = late
             try:
-                with self._lock:
-                    now = time.monotonic()
-                    if self._dirty or self._curve_dirty:
-                        if now - self._last_flush >= self.interval and (
-                                self._dirty or self._curve_due(now)):
+                since = time.monotonic() - self._last_flush
+                if since < late:  # synced recently: look again when it could be late
+                    wait = late - since
+                    quiet = 0.0
+                    continue
+                if self._dirty or self._curve_dirty:
+                    quiet = 0.0
+                    with self._lock:
+                        now = time.monotonic()
+                        if self._dirty or self._curve_due(now):
                             self._flush_locked(now=now)
-                        quiet = 0.0
-                        continue
-                    quiet += self.interval
-                    if quiet >= _QUIET_EXIT and not self._curve_dirty:
-                        self._ticker = None  # the next event starts a new one
-                        return
+                    continue
+                quiet += wait
+                if quiet >= _QUIET_EXIT:
+                    with self._lock:
+                        if not (self._dirty or self._curve_dirty):
+                            self._ticker = None  # the next event starts a new one
+                            return
             except Exception as exc:  # a failing sync must be seen, and must not stop syncing
                 report_callback_error("the SweepMonitor sync", exc)
 

@@ -84,8 +84,8 @@ def test_the_saved_widget_state_is_the_final_state(executed):
     assert state["statuses"] == "dfd" and state["finished"] is True and state["ok"] is False
     assert state["labels"] == ["lr=<0.1>", "lr=0.01", "lr=0.001"]
     assert state["errors"] == {"1": "Traceback\nValueError: lr <too> small"}
-    # job 2 reported loss = 1 / (step + 2), sent with 5 significant digits
     curve = json.loads(state["curve"])  # sent as one JSON text, decoded by the front-end
-    assert curve["loss"]["2"] == [[1.0, 0.33333], [2.0, 0.25], [3.0, 0.2]]
+    # job 2 reported loss = 1 / (step + 2), sent with 6 significant digits
+    assert curve["loss"]["2"] == [[1, 0.333333], [2, 0.25], [3, 0.2]]
     assert "export default" in state["_esm"]
     json.dumps(state, allow_nan=False)  # valid JSON for the browser: no NaN anywhere

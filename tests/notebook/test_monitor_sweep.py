@@ -26,7 +26,7 @@ def test_in_process_sweep_then_resume(in_tmp):
     assert mon.statuses == "dfd" and mon.finished and not mon.ok
     assert mon.errors["1"].endswith("ValueError: <bad> job")
     assert mon.steps == [3, 3, 3]
-    assert mon.curve["loss"]["2"] == [[1.0, 0.33333], [2.0, 0.25], [3.0, 0.2]]
+    assert mon.curve["loss"]["2"] == [[1, 1 / 3], [2, 1 / 4], [3, 1 / 5]]
     # a re-run over the same directory skips the done jobs and runs the failed one again
     again = SweepMonitor(display=False)
     sweep(task, {"i": multirun([0, 1, 2])}, working_dir="w", progress=again)
@@ -41,5 +41,5 @@ def test_joblib_workers_are_followed_through_their_event_files(in_tmp):
     assert mon.statuses == "dfd" and mon.errors["1"].endswith("ValueError: <bad> job")
     # steps and the curve can only come from the workers' event files
     assert mon.steps == [3, 3, 3] and mon.totals == [3, 3, 3]
-    assert mon.curve["loss"]["0"] == [[1.0, 1.0], [2.0, 0.5], [3.0, 0.33333]]
+    assert mon.curve["loss"]["0"] == [[1, 1.0], [2, 1 / 2], [3, 1 / 3]]
     assert mon._poller is None  # close() stopped the poller thread
