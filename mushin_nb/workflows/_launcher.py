@@ -806,10 +806,11 @@ def execute(spec: SweepSpec) -> SweepResult:
             fast.swept_keys = set(grid.swept)
             fast.full_compose = name != FAST
             fast.plain = name == FAST and spec.plain and _plain_overrides(master)
-            first = fast.task_cfg(grid.jobs[0]) if name == FAST else _full_cfg(
-                hydra, master, grid.jobs[0])
+            # every job's config before any job runs: a bad value fails the sweep up front
+            cfgs = [_job_cfg(fast, overrides) for overrides in grid.jobs] if name == FAST else [
+                _full_cfg(hydra, master, grid.jobs[0])]
             if spec.validate is not None:
-                spec.validate(first)
+                spec.validate(cfgs[0])
             if not user_dir:
                 claimed = _claim(sweep_dir)
                 if claimed != sweep_dir:
@@ -820,13 +821,27 @@ def execute(spec: SweepSpec) -> SweepResult:
                                  list(OmegaConf.to_container(master.hydra.overrides.task)),
                                  launcher=name)
             result.jobs = _plan_jobs(grid, fast, sweep_dir, master.hydra.output_subdir)
-            if result.jobs and name == FAST:
-                result.jobs[0].cfg = first
+            if name == FAST:
+                for job, cfg in zip(result.jobs, cfgs):
+                    job.cfg = cfg
             _store.write_text_atomic(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(master))
             _run(spec, hydra, master, fast, result, name, chdir)
         finally:
             fast.close()
     return result
+
+
+def _job_cfg(fast: _FastJobs, overrides: list[str]) -> Any:
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return fast.task_cfg(overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        message = " ".join(str(exc).split())
+        raise MushinValueError(
+            f"the job with overrides {overrides} does not compose with the workflow's config: "
+            f"{message[:300]}. Fix: pass values of the type the config declares") from exc
 
 
 def _full_cfg(hydra: Any, master: Any, overrides: list[str]) -> Any:

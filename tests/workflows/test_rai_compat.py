@@ -6,8 +6,8 @@ Mirrors the docstring examples and the test-suite of ``rai_toolbox.mushin.workfl
 
 import pickle
 import string
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import hypothesis.strategies as st
 import matplotlib
