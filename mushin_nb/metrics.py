@@ -479,6 +479,10 @@ def _batches(data: Any) -> Iterable[Any]:
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(
             isinstance(d, torch.Tensor) for d in data):
         return [tuple(data)]  # one (inputs, targets) batch given directly
+    if isinstance(data, torch.utils.data.Dataset):  # iterating one yields unbatched samples
+        raise bad_value("data", data, "batches of (inputs, targets), not a Dataset",
+                        "wrap it: torch.utils.data.DataLoader(dataset, batch_size=256)",
+                        cls=MushinTypeError)
     if isinstance(data, (str, bytes, Mapping)) or not isinstance(data, Iterable):
         raise bad_value("data", data, "an iterable of (inputs, targets) batches, e.g. a "
                         "DataLoader or a list of tuples", cls=MushinTypeError)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 from torchmetrics.functional.classification import multiclass_calibration_error
 
+from mushin_nb import metrics
 from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError
 from mushin_nb.metrics import METRICS, Battery, register_task, task_metrics
 
@@ -70,13 +73,20 @@ def _assert_close(ours: dict[str, float], ref: dict[str, float]) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(kind=st.sampled_from(KINDS), n=st.integers(1, 80), c=st.integers(2, 6),
-       seed=st.integers(0, 2**32 - 1), batches=st.integers(1, 4))
-def test_classification_battery_equals_sklearn_and_torchmetrics(kind, n, c, seed, batches):
+       seed=st.integers(0, 2**32 - 1), batches=st.integers(1, 4),
+       backend=st.sampled_from(["numpy", "torch"]))
+def test_classification_battery_equals_sklearn_and_torchmetrics(kind, n, c, seed, batches,
+                                                                backend):
     probs, y = _case(kind, n, c, seed)
-    battery = Battery(c, metrics=list(METRICS))
-    for part in np.array_split(np.arange(n), batches):  # streaming: any batching
-        battery.update(probs[part], y[part])
-    _assert_close(battery.compute(), _reference(probs, y, c))
+    # CPU state lives in numpy; with no numpy dtypes the state stays in torch tensors, the
+    # code path every other device (CUDA, MPS) takes
+    floats = metrics._NUMPY_FLOATS if backend == "numpy" else ()
+    with mock.patch.object(metrics, "_NUMPY_FLOATS", floats):
+        battery = Battery(c, metrics=list(METRICS))
+        for part in np.array_split(np.arange(n), batches):  # streaming: any batching
+            battery.update(probs[part], y[part])
+        out = battery.compute()
+    _assert_close(out, _reference(probs, y, c))
 
 
 @settings(max_examples=30, deadline=None)

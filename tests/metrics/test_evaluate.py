@@ -142,6 +142,13 @@ def test_bad_inputs_raise_clear_errors(ring_test_data):
         evaluate(model, [], num_classes=3)
     with pytest.raises(MushinTypeError, match="`data` must be an iterable of"):
         evaluate(model, 3, num_classes=3)
+    x, y = ring_test_data[0]
+    with pytest.raises(MushinTypeError, match="`data` must be batches of \\(inputs, targets\\), "
+                       "not a Dataset.*DataLoader"):
+        evaluate(model, torch.utils.data.TensorDataset(x, y), num_classes=3)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64)
+    assert evaluate(model, loader, num_classes=3) == pytest.approx(
+        evaluate(model, [(x, y)], num_classes=3), abs=1e-12)
     with pytest.raises(MushinTypeError, match=r"`data` must be batches that are \(inputs, "
                        r"targets\) pairs"):
         evaluate(model, [torch.zeros(4, 2)], num_classes=3)
