@@ -21,7 +21,7 @@ import numbers
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -191,7 +191,15 @@ class _ModuleLoader:
         self.map_location = map_location
 
     def __call__(self, path: PathLike) -> Any:
-        return _torch_load(path, self.map_location, weights_only=False)
+        import torch
+
+        obj = _torch_load(path, self.map_location, weights_only=False)
+        if not isinstance(obj, torch.nn.Module):
+            raise MushinValueError(
+                f"Checkpoint {str(path)!r} holds {describe(obj)}, not a torch.nn.Module. Fix: "
+                "save the whole model (`torch.save(model, path)`), or for a state dict pass "
+                "`load_fn=mushin_nb.study.state_dict_loader(build_fn)`.")
+        return obj
 
     def __repr__(self) -> str:
         return f"load_module(trusted=True, map_location={self.map_location!r})"
@@ -321,23 +329,26 @@ class StudyResult(BenchmarkResult):
 # -------------------------------------------------------------------------- validation
 
 
-def _check_methods(methods: Any, need_callable: bool = True) -> dict[str, str]:
+def _check_methods(methods: Any, arg: str = "methods") -> dict[str, str]:
     """Return method name -> path-safe slug (the value swept by Hydra)."""
+    training = arg == "methods"
     if not isinstance(methods, Mapping) or not methods:
-        raise bad_value("methods", methods, "a non-empty dict of name -> train_fn(seed)",
-                        "e.g. methods={'cnn': train_cnn, 'mlp': train_mlp}", MushinTypeError)
+        raise bad_value(arg, methods, "a non-empty dict of name -> " + (
+            "train_fn(seed)" if training else "checkpoint paths"),
+            "e.g. methods={'cnn': train_cnn, 'mlp': train_mlp}" if training
+            else "e.g. checkpoints={'cnn': ['cnn0.pt', 'cnn1.pt']}", MushinTypeError)
     slugs: dict[str, str] = {}
     for name, fn in methods.items():
         if not isinstance(name, str) or not name.strip():
-            raise bad_value("methods", name, "keyed by non-empty str method names",
-                            "name each method, e.g. {'cnn': train_cnn}", MushinTypeError)
-        if need_callable and not callable(fn):
+            raise bad_value(arg, name, "keyed by non-empty str method names",
+                            "name each method, e.g. {'cnn': ...}", MushinTypeError)
+        if training and not callable(fn):
             raise bad_value(f"methods[{name!r}]", fn, "a callable train_fn(seed) -> path",
                             "pass the function itself, not its result", MushinTypeError)
         slug = _SAFE_NAME.sub("_", name).strip("._") or "method"
         clash = [other for other, s in slugs.items() if s.lower() == slug.lower()]
         if clash:
-            raise bad_value("methods", name, f"a name distinct from {clash[0]!r} once made safe "
+            raise bad_value(arg, name, f"a name distinct from {clash[0]!r} once made safe "
                             f"for paths (both become {slug!r})", "rename one of them")
         slugs[name] = slug
     return slugs
@@ -364,12 +375,15 @@ def _check_data(data: Any) -> None:
     if data is None:
         raise bad_value("data", data, "a re-iterable of (inputs, targets) batches",
                         "pass a DataLoader, e.g. data=test_loader", MushinTypeError)
-    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+    if isinstance(data, (str, bytes)) or not (isinstance(data, Iterable)
+                                              or hasattr(data, "__getitem__")):
         raise bad_value("data", data, "a re-iterable of (inputs, targets) batches",
                         "pass a DataLoader or a list of batches", MushinTypeError)
-    if iter(data) is data:
+    # no iter(data) here: a DataLoader with workers would start them
+    if isinstance(data, Iterator):
         raise bad_value("data", data, "re-iterable (every model makes one pass over it)",
-                        "pass a DataLoader or list(batches), not a generator or iterator")
+                        "pass a DataLoader or list(batches), not a generator or iterator",
+                        MushinTypeError)
 
 
 def _check_num_classes(num_classes: Any) -> int:
@@ -554,7 +568,7 @@ class Study:
         reference: str | None = None,
         progress: bool | Any = True,
     ) -> None:
-        self._slugs = _check_methods(methods, need_callable=True)
+        self._slugs = _check_methods(methods)
         self.methods = dict(methods)
         self.seeds = _check_seeds(seeds)
         if load_fn is not None and not callable(load_fn):
@@ -622,7 +636,7 @@ class Study:
         >>> study.run().data["accuracy"].values.tolist()
         [[1.0, 1.0, nan, nan], [nan, nan, 0.0, 1.0]]
         """
-        _check_methods(checkpoints, need_callable=False)
+        _check_methods(checkpoints, "checkpoints")
         table: dict[str, dict[int, str]] = {}
         seeds: list[int] | None = None
         for method, paths in checkpoints.items():
@@ -640,7 +654,8 @@ class Study:
                                 "needs a spread over seeds", "list one checkpoint per seed")
             for seed, path in by_seed.items():
                 if not isinstance(path, (str, os.PathLike)) or not Path(path).is_file():
-                    raise bad_value(f"{arg}[{seed}]", path, "an existing checkpoint file",
+                    shown = str(path) if isinstance(path, os.PathLike) else path
+                    raise bad_value(f"{arg}[{seed}]", shown, "an existing checkpoint file",
                                     "check the path", MushinFileNotFoundError)
             table[method] = {seed: str(Path(p).resolve()) for seed, p in by_seed.items()}
             seeds = sorted(set(seeds or []) | set(by_seed))

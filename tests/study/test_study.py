@@ -15,7 +15,13 @@ import pytest
 import torch
 from scipy import stats as sps
 
-from mushin_nb.errors import MushinValueError, NotRunError, SweepFailedError
+from mushin_nb.errors import (
+    MushinFileNotFoundError,
+    MushinTypeError,
+    MushinValueError,
+    NotRunError,
+    SweepFailedError,
+)
 from mushin_nb.experiments import digits_tensors
 from mushin_nb.study import Study, TrainingFailure, checkpoint_dir, load_checkpoint
 
@@ -230,3 +236,45 @@ def test_an_unknown_launcher_stops_before_any_training(tmp_path, counter, saver)
     with pytest.raises(MushinValueError, match=r"`launcher` must be one of"):
         study.run()
     assert counter.lines() == []
+
+
+def test_from_checkpoints_evaluates_only(tmp_path, train_tiny, sklearn_scores, test_batches):
+    paths = {}
+    for arch, seeds in (("cnn", [0, 1, 2]), ("mlp", [5, 9])):
+        for seed in seeds:
+            paths[arch, seed] = tmp_path / f"{arch}{seed}.pt"
+            torch.save(train_tiny(arch, seed), paths[arch, seed])
+    study = Study.from_checkpoints(
+        checkpoints={"cnn": [paths["cnn", s] for s in (0, 1, 2)],
+                     "mlp": {9: paths["mlp", 9], 5: str(paths["mlp", 5])}},
+        data=test_batches, num_classes=10, metrics=["accuracy"], working_dir=tmp_path / "wd",
+        progress=False)
+    result = study.run()
+    assert not (tmp_path / "wd").exists()  # nothing trained, nothing written
+    assert study.checkpoints == {"cnn": [str(paths["cnn", s]) for s in (0, 1, 2)],
+                                 "mlp": [str(paths["mlp", s]) for s in (5, 9)]}
+    assert study.missing == [] and study.failures == []
+    assert result.data["seed"].values.tolist() == [0, 1, 2, 5, 9]
+    for (arch, seed), path in paths.items():
+        value = result.data["accuracy"].sel({"method": arch, "seed": seed})
+        assert value == pytest.approx(sklearn_scores(path)["accuracy"])
+    assert np.isnan(result.data["accuracy"].sel({"method": "mlp", "seed": 0}))
+
+
+def test_from_checkpoints_errors(tmp_path):
+    real = tmp_path / "a.pt"
+    torch.save(torch.nn.Linear(1, 1), real)
+    kwargs = dict(data=[(1, 2)], num_classes=10)
+    with pytest.raises(MushinFileNotFoundError, match=r"`checkpoints\['a'\]\[1\]` must be an "
+                                                      r"existing checkpoint file, got '.*b.pt'"):
+        Study.from_checkpoints({"a": [real, tmp_path / "b.pt"]}, **kwargs)
+    with pytest.raises(MushinValueError, match=r"`checkpoints\['a'\]` must be at least 2 "
+                                               r"checkpoint paths"):
+        Study.from_checkpoints({"a": [real]}, **kwargs)
+    with pytest.raises(MushinTypeError, match=r"`checkpoints\['a'\]` must be a list of "
+                                              r"checkpoint paths or a dict seed -> path"):
+        Study.from_checkpoints({"a": str(real)}, **kwargs)
+    with pytest.raises(MushinTypeError, match=r"`checkpoints` must be a non-empty dict"):
+        Study.from_checkpoints([real, real], **kwargs)
+    with pytest.raises(MushinTypeError, match=r"`seeds` must be a list of ints.*'x' is not an"):
+        Study.from_checkpoints({"a": {"x": real, 1: real}}, **kwargs)
