@@ -8,6 +8,7 @@ is NaN.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -18,7 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from mushin_nb.errors import MushinFileNotFoundError, MushinValueError, bad_value
+from mushin_nb.errors import (
+    MushinFileNotFoundError,
+    MushinImportError,
+    MushinValueError,
+    bad_value,
+)
 
 __all__ = ["build_dataset", "load_results", "save_netcdf"]
 
@@ -214,11 +220,13 @@ def save_netcdf(ds: Any, path: str | os.PathLike) -> Path:
     Examples
     --------
     >>> import tempfile, xarray as xr
+    >>> tmp = tempfile.TemporaryDirectory()
     >>> ds = xr.Dataset({"acc": ("seed", [0.5, 0.75])}, coords={"seed": [0, 1]},
     ...                 attrs={"augment": True, "opt": None})
-    >>> path = save_netcdf(ds, tempfile.mkdtemp() + "/results.nc")
+    >>> path = save_netcdf(ds, tmp.name + "/results.nc")
     >>> load_results(path).identical(ds)
     True
+    >>> tmp.cleanup()
     """
     import xarray as xr
 
@@ -229,6 +237,9 @@ def save_netcdf(ds: Any, path: str | os.PathLike) -> Path:
     if not path.parent.is_dir():
         raise bad_value("path", str(path), "a file in an existing directory",
                         f"create {path.parent} first", MushinFileNotFoundError)
+    if importlib.util.find_spec("h5py") is None:
+        raise MushinImportError("save_netcdf writes netCDF-4 through h5netcdf, which needs "
+                                "h5py; it is not installed. Fix: pip install h5py")
     out = ds.copy()
     out.attrs = _encode_attrs(ds.attrs, "ds")
     for name, var in out.variables.items():

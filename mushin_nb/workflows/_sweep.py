@@ -115,11 +115,12 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
     Examples
     --------
     >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
     >>> from mushin_nb.workflows import multirun, sweep
     >>> def task(lr, seed, epochs):
     ...     return {"score": lr * 10 + seed + epochs}
     >>> wf = sweep(task, {"lr": multirun([0.1, 0.2]), "seed": multirun([0, 1]),
-    ...                   "epochs": 3}, working_dir=tempfile.mkdtemp(),
+    ...                   "epochs": 3}, working_dir=tmp.name,
     ...            progress=False)  # doctest: +ELLIPSIS
     mushin_nb: 4 jobs in ...: 4 done
     >>> ds = wf.to_xarray()
@@ -127,6 +128,7 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
     (('lr', 'seed'), {'epochs': 3})
     >>> ds.score.values.tolist()
     [[4.0, 5.0], [5.0, 6.0]]
+    >>> tmp.cleanup()
     """
     if not callable(task_fn):
         raise bad_value("task_fn", task_fn, "a callable returning a dict of metrics",

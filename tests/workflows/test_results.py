@@ -72,7 +72,7 @@ attr_values = st.recursive(
     max_leaves=6)
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=15, **SETTINGS)
 @given(attrs=st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
                              attr_values, max_size=5),
        values=hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 2)),
