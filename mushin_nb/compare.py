@@ -31,6 +31,8 @@ from __future__ import annotations
 import html
 import numbers
 import os
+import sys
+import types
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -572,3 +574,16 @@ def _table_to_dataset(table: Any) -> Any:
         columns[name] = ("row", values)
     return xr.Dataset(columns)
 
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`compare`.
+
+    ``mushin_nb.compare`` names the function, but importing this submodule (as Study and
+    the magics do) rebinds the package attribute to the module; calling it still compares.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> BenchmarkResult:
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

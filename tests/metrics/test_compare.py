@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html.parser
 import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -391,3 +393,13 @@ def test_warnings_of_the_statistics_reach_the_caller(trained, ring_test_data):
         compare(models, ring_test_data, num_classes=3, metrics=["accuracy"],
                 test="mannwhitney")
     assert any("can never give p < alpha" in str(w.message) for w in caught)
+
+
+def test_mushin_nb_compare_stays_callable_after_the_submodule_is_imported():
+    code = ("import mushin_nb\n"
+            "from mushin_nb.compare import BenchmarkResult\n"  # rebinds mushin_nb.compare
+            "print(callable(mushin_nb.compare), mushin_nb.compare.BenchmarkResult is "
+            "BenchmarkResult)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["True", "True"]
