@@ -119,7 +119,12 @@ class ModuleTrainer:
         import torch
 
         with torch.random.fork_rng(devices=[]):
-            model = self.factory()
+            return self._new_model()
+
+    def _new_model(self) -> Any:
+        import torch
+
+        model = self.factory()
         if not isinstance(model, torch.nn.Module):
             raise bad_value("factory", self.factory, "a callable returning a torch.nn.Module",
                             f"it returned {describe(model)}", MushinTypeError)
@@ -138,7 +143,7 @@ class ModuleTrainer:
         cuda = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
-            model = self.factory().to(device)
+            model = self._new_model().to(device)
             optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
             for epoch in range(self.epochs):
                 model.train()
@@ -224,7 +229,7 @@ def module_trainer(factory: Callable[[], Any], data: Iterable[Any], *, epochs: i
     if data is None or isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
         raise bad_value("data", data, "a re-iterable of (inputs, targets) batches",
                         "pass a DataLoader, e.g. data=train_loader", MushinTypeError)
-    if iter(data) is data:
+    if isinstance(data, Iterator):  # (iter() would draw from a DataLoader's generator)
         raise bad_value("data", data, "re-iterable (every epoch makes one pass over it)",
                         "pass a DataLoader or list(batches), not a generator")
     if name is None:
@@ -727,9 +732,10 @@ class StudyBuilder:
             (name, name) for name, kind in kinds.items() if kind == "loader"]
         offered = {name for _, name in methods}
         with self._batch():
-            self.methods.value = tuple(v for v in self.methods.value if v in offered)
-            self.methods.options = methods
-            _reset(self.data, [(name, name) for name in data], first=True)
+            kept = tuple(v for v in self.methods.value if v in offered)
+            self.methods.options = methods  # (this clears the selection)
+            self.methods.value = kept
+            _reset(self.data, [(name, name) for name in _evaluation_first(data)], first=True)
             _reset(self.train_data, [("(choose train data)", _DEFAULT)]
                    + [(name, name) for name in data], first=False)
             _reset(self.load_fn, loaders, first=False)
@@ -788,9 +794,11 @@ class StudyBuilder:
                 raise MushinKeyError(f"unknown field {name!r}. Known fields: "
                                      f"{', '.join(list(_LABELS) + list(_EXTRAS))}. Fix: use "
                                      "one of them.")
+        # the reference is one of the methods: set it once they are
+        order = sorted(fields, key=lambda name: name == "reference")
         with self._batch():
-            for name, value in fields.items():
-                self._set_one(name, value)
+            for name in order:
+                self._set_one(name, fields[name])
         if "data" in fields and "num_classes" not in fields:
             self._prefill_classes()
         self._update()
@@ -800,6 +808,13 @@ class StudyBuilder:
             self._extras[name] = _check_extra(name, value, self.namespace)
             return
         widget = self._fields[name]
+        if name == "reference":
+            labels = [self._label(method) for method in self.methods.value]
+            if value not in labels:
+                raise bad_value("reference", value, f"one of the chosen methods {labels}",
+                                "choose the method first, or leave the reference to the first")
+            self._wanted_reference = value
+            return
         if name == "methods":
             if isinstance(value, str) or not isinstance(value, Iterable):
                 raise bad_value("methods", value, "a list of namespace names",
@@ -824,8 +839,6 @@ class StudyBuilder:
                                 "define it in the notebook, then call refresh()"
                                 if name in ("data", "train_data", "load_fn") else
                                 "pick one of the listed values")
-        if name == "reference":
-            self._wanted_reference = value
         try:
             widget.value = value
         except Exception as exc:  # a trait refusing the type (e.g. text into an IntText)
@@ -848,7 +861,7 @@ class StudyBuilder:
             message.value = _html_error(self._errors.get(name, ""))
         running = self.running
         self.run_button.disabled = bool(self._errors) or running
-        if not running and self.code_box.layout.display != "none":
+        if self.code_box.layout.display != "none":
             self.code_box.value = self._code_html()
 
     def _label(self, name: str) -> str:
@@ -856,7 +869,8 @@ class StudyBuilder:
 
     @property
     def errors(self) -> dict[str, str]:
-        """Field -> what is wrong with it; empty when the form can run."""
+        """Field -> what is wrong with it (checked now); empty when the form can run."""
+        self._update()
         return dict(self._errors)
 
     def _validate(self) -> dict[str, str]:
@@ -937,12 +951,15 @@ class StudyBuilder:
             methods[self._label(name)] = obj
         return methods
 
+    def _invalid(self) -> str:
+        listed = "; ".join(f"{_LABELS[k].lower()}: {v}" for k, v in self._errors.items())
+        return (f"The StudyBuilder form has invalid fields: {listed}. Fix: correct them (the "
+                "form shows each next to its field).")
+
     def _require_valid(self) -> None:
         self._update()
         if self._errors:
-            listed = "; ".join(f"{_LABELS[k].lower()}: {v}" for k, v in self._errors.items())
-            raise MushinValueError(f"The StudyBuilder form has invalid fields: {listed}. Fix: "
-                                   "correct them (the form shows each next to its field).")
+            raise MushinValueError(self._invalid())
 
     def to_study(self) -> Any:
         """The :class:`~mushin_nb.Study` the form describes (not run).
@@ -981,6 +998,9 @@ class StudyBuilder:
             The form has invalid fields (see :attr:`errors`).
         """
         self._require_valid()
+        return self._code_text()
+
+    def _code_text(self) -> str:
         chosen = list(self.methods.value)
         modules = [n for n in chosen if self._kinds.get(n) == "module"]
         helpers = (["methods_loader", "module_trainer"] if modules else [])
@@ -1024,17 +1044,13 @@ class StudyBuilder:
         return "\n".join(lines)
 
     def _code_html(self) -> str:
-        try:
-            text = self.code()
-        except MushinValueError as exc:
-            return _html_error(str(exc))
-        return f"<pre style='margin:4px 0'>{html.escape(text)}</pre>"
+        if self._errors:
+            return _html_error(self._invalid())
+        return f"<pre style='margin:4px 0'>{html.escape(self._code_text())}</pre>"
 
     def _toggle_code(self) -> None:
-        showing = self.code_box.layout.display != "none"
-        self.code_box.layout.display = "none" if showing else ""
-        if not showing:
-            self.code_box.value = self._code_html()
+        self.code_box.layout.display = "none" if self.code_box.layout.display != "none" else ""
+        self._update()
 
     # ------------------------------------------------------------------ running
     @property
@@ -1285,6 +1301,15 @@ def _reset(dropdown: Any, options: list[tuple[str, str]], first: bool) -> None:
         dropdown.value = values[0] if first or _DEFAULT in values else None
     else:
         dropdown.value = None
+
+
+def _evaluation_first(names: list[str]) -> list[str]:
+    """Data names with the likely evaluation sets (test, then validation) first."""
+    def rank(name: str) -> int:
+        lowered = name.lower()
+        return 0 if "test" in lowered else 1 if "val" in lowered or "eval" in lowered else 2
+
+    return sorted(names, key=rank)
 
 
 def _classes_mismatch(n: int, data: Any) -> str | None:
