@@ -38,6 +38,7 @@ from mushin_nb.errors import (
 __all__ = [
     "RECORD_MIME",
     "NotebookJob",
+    "check_name",
     "decode",
     "encode",
     "literal",
@@ -296,7 +297,7 @@ def _register_engine() -> str:
     return ENGINE_NAME
 
 
-def job_dir() -> Path:
+def _job_dir() -> Path:
     """The directory of the running sweep job (the working dir outside a sweep)."""
     from mushin_nb.progress import current_job
 
@@ -374,7 +375,7 @@ class NotebookJob:
         from mushin_nb.progress import EVENT_FILE_ENV, EVENT_FILE_NAME, current_job
 
         params = {check_name(k): literal(f"parameters[{k!r}]", v) for k, v in params.items()}
-        where = job_dir()
+        where = _job_dir()
         meta = where / ".mushin"
         meta.mkdir(parents=True, exist_ok=True)
         events = meta / EVENT_FILE_NAME

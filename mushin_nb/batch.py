@@ -57,7 +57,7 @@ def record(name: str = _UNSET, value: Any = _UNSET, /, **values: Any) -> None:
     Parameters
     ----------
     name, value : str, Any, optional
-        One value under a name that need not be a keyword argument.
+        One value by position, ``record("acc", 0.93)`` (a name built at run time).
     **values : Any
         Values by name: str, int, float, bool, None, lists of them, numpy arrays
         (bool/int/float/str) or tensors (stored as arrays).
