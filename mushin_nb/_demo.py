@@ -69,19 +69,18 @@ def _test_loader() -> Any:
 
 
 def train_digits(arch: str, seed: int, *, epochs: int = 8, lr: float = 1e-2,
-                 batch_size: int = 64) -> Path:
+                 batch_size: int = 64, folder: str | os.PathLike | None = None) -> Path:
     """Train ``"cnn"`` or ``"mlp"`` on the digits training split; return its checkpoint.
 
     The seed sets the initial weights and the order of the batches; the train/test split
     is the same for every seed. The whole model (``torch.nn.Sequential`` of torch.nn
-    layers, which loads safely with ``weights_only=True``) is saved under
-    :func:`mushin_nb.study.checkpoint_dir`.
+    layers, which loads safely with ``weights_only=True``) is saved in ``folder``, by
+    default :func:`mushin_nb.study.checkpoint_dir`.
 
     Examples
     --------
     >>> import tempfile
-    >>> os.chdir(tempfile.mkdtemp())
-    >>> train_digits("mlp", seed=0, epochs=1).name
+    >>> train_digits("mlp", seed=0, epochs=1, folder=tempfile.mkdtemp()).name
     'mlp_seed0.pt'
     """
     import torch
@@ -109,24 +108,25 @@ def train_digits(arch: str, seed: int, *, epochs: int = 8, lr: float = 1e-2,
                 optimizer.step()
                 total += loss.item() * len(targets)
             report(step=epoch + 1, total=epochs, loss=total / len(x))
-    return _save(model.eval(), checkpoint_dir() / f"{arch}_seed{seed}.pt")
+    folder = checkpoint_dir() if folder is None else Path(folder)
+    return _save(model.eval(), folder / f"{arch}_seed{seed}.pt")
 
 
 def train_byzantine(rule: str, seed: int, *, steps: int = 150, lr: float = 0.5,
-                    batch_size: int = 32, workers: int = WORKERS,
-                    byzantine: int = BYZANTINE) -> Path:
+                    batch_size: int = 32, workers: int = WORKERS, byzantine: int = BYZANTINE,
+                    folder: str | os.PathLike | None = None) -> Path:
     """Distributed SGD on digits where ``byzantine`` of ``workers`` gradients are attacks.
 
     Each step, every honest worker computes the gradient of the flat parameter vector on
     its own batch; each Byzantine worker sends the honest mean times ``ATTACK_FACTOR``;
     the server aggregates all ``workers`` gradients with ``rule`` (``"average"``,
-    ``"median"``, ``"krum"``) and takes an SGD step. Returns the checkpoint path.
+    ``"median"``, ``"krum"``) and takes an SGD step. Returns the checkpoint path (in
+    ``folder``, by default :func:`mushin_nb.study.checkpoint_dir`).
 
     Examples
     --------
     >>> import tempfile
-    >>> os.chdir(tempfile.mkdtemp())
-    >>> train_byzantine("krum", seed=0, steps=2).name
+    >>> train_byzantine("krum", seed=0, steps=2, folder=tempfile.mkdtemp()).name
     'krum_seed0.pt'
     """
     import torch
@@ -147,7 +147,8 @@ def train_byzantine(rule: str, seed: int, *, steps: int = 150, lr: float = 0.5,
             model.update(gradient, optimizer)
             if (step + 1) % 10 == 0 or step + 1 == steps:
                 report(step=step + 1, total=steps)
-    return _save(model.module.eval(), checkpoint_dir() / f"{rule}_seed{seed}.pt")
+    folder = checkpoint_dir() if folder is None else Path(folder)
+    return _save(model.module.eval(), folder / f"{rule}_seed{seed}.pt")
 
 
 def _write(path: Path, write: Callable[[Path], Any]) -> None:

@@ -66,11 +66,11 @@ def test_the_demo_writes_its_files_and_resumes(tmp_path, monkeypatch, capsys):
     assert calls == []  # re-running resumes: nothing trained again
 
 
-def test_byzantine_workers_break_averaging_but_not_krum_or_median(in_tmp):
+def test_byzantine_workers_break_averaging_but_not_krum_or_median(tmp_path):
     x, y = digits_tensors(train=False, seed=0)
     accuracy = {}
     for rule in ("average", "median", "krum"):
-        model = load_checkpoint(_demo.train_byzantine(rule, seed=0, steps=30))
+        model = load_checkpoint(_demo.train_byzantine(rule, seed=0, steps=30, folder=tmp_path))
         with torch.no_grad():
             accuracy[rule] = accuracy_score(y, model(x).argmax(dim=1))
     assert accuracy["average"] < 0.2  # the reversed gradients win: chance level

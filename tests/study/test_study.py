@@ -23,6 +23,7 @@ from mushin_nb.errors import (
     SweepFailedError,
 )
 from mushin_nb.experiments import digits_tensors
+from mushin_nb.progress import read_events
 from mushin_nb.study import Study, TrainingFailure, checkpoint_dir, load_checkpoint
 
 QUIET = {"progress": False}
@@ -278,3 +279,24 @@ def test_from_checkpoints_errors(tmp_path):
         Study.from_checkpoints([real, real], **kwargs)
     with pytest.raises(MushinTypeError, match=r"`seeds` must be a list of ints.*'x' is not an"):
         Study.from_checkpoints({"a": {"x": real, 1: real}}, **kwargs)
+
+
+def test_a_process_launcher_trains_in_other_processes(tmp_path, test_batches):
+    from functools import partial
+
+    from mushin_nb._demo import train_digits
+
+    study = Study({"cnn": partial(train_digits, "cnn", epochs=1),
+                   "mlp": partial(train_digits, "mlp", epochs=1)}, seeds=[0, 1],
+                  data=test_batches, num_classes=10, metrics=["accuracy"],
+                  working_dir=tmp_path, launcher="joblib", **QUIET)
+    result = study.run()
+    assert study.checkpoints == {m: [str(tmp_path / "checkpoints" / f"{m}_seed{s}.pt")
+                                     for s in (0, 1)] for m in ("cnn", "mlp")}
+    assert np.isfinite(result.data["accuracy"]).all()
+    # report() wrote to the job's event file: it ran outside this process's sweep
+    event_files = sorted((tmp_path / "sweep").glob("*/.mushin/events.jsonl"))
+    assert len(event_files) == 4
+    for path in event_files:
+        events, _ = read_events(path)
+        assert [e["metrics"].keys() for e in events if e["event"] == "report"] == [{"loss"}]
