@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,7 @@ def main(n_lr: int = 9, n_seed: int = 10, repeats: int = 3) -> dict[str, float]:
 
     cwd = os.getcwd()
     os.chdir(root)
+    warnings.filterwarnings("ignore", category=UserWarning, module="hydra")  # 1.1-base notices
     logging.getLogger("hydra").setLevel(logging.WARNING)  # Hydra logs one line per job
     try:
         ours()  # warm imports and Hydra's plugin discovery for every contender

@@ -520,7 +520,12 @@ def _mkdir(path: Path) -> None:
 
 @contextlib.contextmanager
 def _job_logging(enabled: bool, log_file: Path, fmt: str | None) -> Iterator[None]:
-    """Log to ``<job>/<job_name>.log`` during the job, as Hydra does, then detach."""
+    """Log to ``<job>/<job_name>.log`` during the job, as Hydra does, then detach.
+
+    What the caller sees does not change: with no handler of its own, the root logger
+    keeps printing warnings to stderr (Python's last resort); with handlers, its level
+    is left alone.
+    """
     if not enabled:
         yield
         return
@@ -528,14 +533,17 @@ def _job_logging(enabled: bool, log_file: Path, fmt: str | None) -> Iterator[Non
     handler = logging.FileHandler(log_file, delay=True, encoding="utf-8")
     handler.setFormatter(logging.Formatter(fmt or "[%(asctime)s][%(name)s][%(levelname)s] - "
                                            "%(message)s"))
-    level = root.level
-    root.addHandler(handler)
-    if level > logging.INFO or level == logging.NOTSET:
+    level, bare = root.level, not root.handlers
+    added = [handler, logging.lastResort] if bare and logging.lastResort else [handler]
+    for h in added:
+        root.addHandler(h)
+    if bare and (level > logging.INFO or level == logging.NOTSET):
         root.setLevel(logging.INFO)
     try:
         yield
     finally:
-        root.removeHandler(handler)
+        for h in added:
+            root.removeHandler(h)
         root.setLevel(level)
         handler.close()
 

@@ -179,18 +179,42 @@ def test_default_working_dirs_never_collide(in_tmp):
         assert d.parent.parent == in_tmp / "multirun"
 
 
-def test_the_callers_logging_is_left_alone(in_tmp):
+def test_the_callers_logging_is_left_alone(in_tmp, capsys, monkeypatch):
     root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # a notebook kernel's bare root logger
     before = (root.level, list(root.handlers))
 
     def task(i):
         logging.getLogger("mytask").info("job %s says hi", i)
+        logging.getLogger("mytask").warning("job %s warns", i)
         return {"v": i}
 
     wf = sweep(task, {"i": multirun([0, 1])}, progress=False)
     assert (root.level, list(root.handlers)) == before
     log = (wf.multirun_working_dirs[1] / "mushin_sweep.log").read_text()
-    assert "job 1 says hi" in log
+    assert "job 1 says hi" in log and "job 1 warns" in log
+    err = capsys.readouterr().err
+    assert "job 1 warns" in err and "says hi" not in err  # as without the sweep
+
+
+def test_a_configured_root_logger_keeps_its_level(in_tmp, monkeypatch):
+    root = logging.getLogger()
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    monkeypatch.setattr(root, "handlers", [Keep()])
+    monkeypatch.setattr(root, "level", logging.WARNING)
+
+    def task(i):
+        logging.getLogger("mytask").info("info %s", i)
+        logging.getLogger("mytask").warning("warn %s", i)
+        return {}
+
+    sweep(task, {"i": multirun([0])}, progress=False)
+    assert records == ["warn 0"] and root.level == logging.WARNING
 
 
 def test_array_metrics_with_different_shapes_are_a_clear_error(in_tmp):
