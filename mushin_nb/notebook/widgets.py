@@ -394,9 +394,10 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
                     continue
                 if self._dirty or self._curve_dirty:
                     quiet = 0.0
-                    with self._lock:
+                    with self._lock:  # look again: an event may have synced meanwhile
                         now = time.monotonic()
-                        if self._dirty or self._curve_due(now):
+                        if now - self._last_flush >= late and (
+                                self._dirty or self._curve_due(now)):
                             self._flush_locked(now=now)
                     continue
                 quiet += wait

@@ -34,6 +34,14 @@ CELLS = [
     mon.close(ok=False)
     print(mon.statuses, mon.done, mon.failed, mon.steps)
     """,
+    # a callback's exception goes to the notebook's traceback display
+    """
+    from mushin_nb._poller import report_callback_error
+    try:
+        raise ValueError("callback <boom>")
+    except ValueError as exc:
+        report_callback_error("a test callback", exc)
+    """,
 ]
 
 
@@ -56,7 +64,7 @@ def _outputs(cell, kind):
 
 
 def test_the_kernel_picks_the_widget_and_runs_the_sweep(executed):
-    first, second = executed.cells
+    first, second, _ = executed.cells
     assert _outputs(first, "stream")[0].text.strip() == "SweepMonitor"
     printed = _outputs(second, "stream")[0].text.split(maxsplit=3)
     assert printed[:3] == ["dfd", "2", "1"]
@@ -89,3 +97,8 @@ def test_the_saved_widget_state_is_the_final_state(executed):
     assert curve["loss"]["2"] == [[1, 0.333333], [2, 0.25], [3, 0.2]]
     assert "export default" in state["_esm"]
     json.dumps(state, allow_nan=False)  # valid JSON for the browser: no NaN anywhere
+
+
+def test_callback_errors_reach_the_traceback_display(executed):
+    errors = _outputs(executed.cells[2], "error")
+    assert [(e.ename, e.evalue) for e in errors] == [("ValueError", "callback <boom>")]

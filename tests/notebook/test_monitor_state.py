@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import json
 import time
+import warnings
 from html.parser import HTMLParser
 from types import SimpleNamespace
 
@@ -74,6 +76,42 @@ def test_state_follows_the_sink_calls():
     assert mon.finished and not mon.ok
     assert mon.metrics == ["loss"] and mon.metric == "loss"
     assert mon.curve == {"loss": {"1": [[3.0, 1.5]]}}
+
+
+def test_progress_holds_only_the_running_jobs():
+    mon = SweepMonitor(display=False)
+    mon.start([str(i) for i in range(500)])
+    mon.job_report(7, 3, 10, {})
+    mon.job_report(480, 1, None, {})
+    mon.job_end(2, "done")
+    mon.flush()
+    assert json.loads(mon.progress) == {"7": [3, 10], "480": [1, None]}
+    mon.job_end(7, "done")
+    mon.flush()
+    assert json.loads(mon.progress) == {"480": [1, None]}
+    mon.close()
+
+
+def test_an_error_in_the_sync_thread_is_shown(monkeypatch):
+    mon = SweepMonitor(display=False, interval=0.05)
+    mon.start(["a"])
+
+    def broken(*args, **kwargs):
+        raise OSError("comm is gone")
+
+    monkeypatch.setattr(mon, "_flush_locked", broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mon.job_start(0)  # right after start()'s sync: left to the sync thread, which fails
+        deadline = time.monotonic() + 10
+        while not caught and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert [str(w.message) for w in caught] and all(
+        "error in the SweepMonitor sync: OSError: comm is gone" in str(w.message)
+        for w in caught)
+    monkeypatch.undo()
+    mon.close()
+    assert mon.statuses == "r"
 
 
 def test_done_job_fills_its_step_bar_and_long_errors_keep_their_end():
