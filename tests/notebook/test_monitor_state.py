@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import html
 import json
 import time
@@ -326,3 +327,9 @@ def test_display_false_outside_ipython_shows_nothing(capsys):
     mon.start(["a"])
     mon.close()
     assert capsys.readouterr().out == ""
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(widgets_mod,
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 5 and result.failed == 0
