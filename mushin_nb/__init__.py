@@ -26,6 +26,7 @@ _LAZY: dict[str, str] = {
     "evaluate": "mushin_nb.metrics",
     "compare": "mushin_nb.compare",
     "BenchmarkResult": "mushin_nb.compare",
+    "compare_dataset": "mushin_nb.compare",
     "Study": "mushin_nb.study",
     "SimpleTrainer": "mushin_nb.tune",
     "EpochTrainer": "mushin_nb.tune",
