@@ -209,12 +209,13 @@ def _check_options(jobs: Any, timeout: Any, launcher: Any) -> tuple[str | None, 
     if launcher is not None and not isinstance(launcher, str):
         raise bad_value("launcher", launcher, "None or a Hydra launcher name",
                         "pass e.g. launcher='joblib'", MushinTypeError)
-    if jobs == 1:
-        return launcher, []
-    if launcher not in (None, "joblib"):
+    if jobs > 1 and launcher not in (None, "joblib"):
         raise bad_value("jobs", jobs, f"1 when launcher={launcher!r} is given",
                         "leave jobs=1; that launcher's own settings decide parallelism")
-    return "joblib", [f"hydra.launcher.n_jobs={jobs}"]
+    if jobs > 1:
+        launcher = "joblib"
+    # joblib's own default is every core; `jobs` is what the caller asked for
+    return launcher, [f"hydra.launcher.n_jobs={jobs}"] if launcher == "joblib" else []
 
 
 def _sweep(path: Any, parameters: Any, *, working_dir: Any, jobs: Any, kernel_name: Any,

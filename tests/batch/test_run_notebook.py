@@ -15,7 +15,7 @@ import pytest
 
 import mushin_nb
 from mushin_nb._papermill import RECORD_MIME, read_records
-from mushin_nb.batch import run_notebook, sweep_notebook
+from mushin_nb.batch import _check_options, run_notebook, sweep_notebook
 from mushin_nb.errors import (
     MushinFileNotFoundError,
     MushinKeyError,
@@ -264,3 +264,16 @@ def test_a_notebook_without_parameters_cell_is_refused(tmp_path):
 
 def test_public_names():
     assert mushin_nb.run_notebook is run_notebook
+
+
+@pytest.mark.parametrize(
+    ("jobs", "launcher", "expected"),
+    [
+        (1, None, (None, [])),  # in-process
+        (3, None, ("joblib", ["hydra.launcher.n_jobs=3"])),
+        (1, "joblib", ("joblib", ["hydra.launcher.n_jobs=1"])),  # not joblib's all-cores
+        (1, "submitit_local", ("submitit_local", [])),
+    ],
+)
+def test_jobs_become_joblib_processes(jobs, launcher, expected):
+    assert _check_options(jobs, None, launcher) == expected
