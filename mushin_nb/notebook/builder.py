@@ -612,7 +612,8 @@ class StudyBuilder:
         self._kinds: dict[str, str] = {}
         self._errors: dict[str, str] = {}
         self._thread: threading.Thread | None = None
-        self._done = threading.Event()
+        self._active = False  # a run is under way
+        self._done = threading.Event()  # set once a run and its display are finished
         self._done.set()
         self._flag: _StopFlag | None = None
         self._quiet = False  # set while several fields change at once
@@ -1056,7 +1057,7 @@ class StudyBuilder:
     @property
     def running(self) -> bool:
         """True while a run started by the Run button trains or compares."""
-        return not self._done.is_set()
+        return self._active
 
     def run(self, block: bool = False) -> Any:
         """Build the Study and run it (the Run button).
@@ -1089,6 +1090,7 @@ class StudyBuilder:
         self._flag = _StopFlag(study.working_dir)
         monitor = SweepMonitor(display=False)
         study.progress = monitor
+        self._active = True
         self._done.clear()
         self.monitor_box.children = (monitor,)
         self.error_box.value = ""
@@ -1161,9 +1163,12 @@ class StudyBuilder:
         finally:
             study.methods = original
             flag.clear()
-            self._done.set()
-            self.stop_button.disabled = True
-            self._update()
+            self._active = False
+            try:
+                self.stop_button.disabled = True
+                self._update()
+            finally:  # waiters are released whatever the display does
+                self._done.set()
 
     def _set_status(self, text: str) -> None:
         self.status.value = f"<span>{html.escape(text)}</span>"
