@@ -9,8 +9,8 @@ Holm's correction. Into ``out`` it writes ``results.nc`` (the per-seed scores),
 (sweep and checkpoints) lives in ``out/study`` (``out/study-quick`` for a quick run):
 running the demo again trains nothing.
 
-``main(krum=True)`` is the second demo: distributed SGD with Byzantine workers that send
-reversed, amplified gradients, aggregated by ``average``, ``median`` or ``krum``
+``main(krum=True)`` is the second demo: distributed SGD with Byzantine workers whose
+gradients cancel the honest ones, aggregated by ``average``, ``median`` or ``krum``
 (:mod:`mushin_nb.experiments`), compared across seeds, written to ``runs/demo-krum``.
 """
 
@@ -29,8 +29,6 @@ __all__ = ["main", "train_digits", "train_byzantine"]
 DEFAULT_OUT = "runs/demo"
 #: Worker count and Byzantine count of the Krum demo (Krum needs n >= 2f + 3).
 WORKERS, BYZANTINE = 11, 3
-#: Byzantine workers send the honest mean gradient times this factor (a reversed push).
-ATTACK_FACTOR = -8.0
 #: The metrics of a quick run (each metric costs a panel in every figure).
 QUICK_METRICS = ("accuracy", "ece")
 
@@ -118,8 +116,9 @@ def train_byzantine(rule: str, seed: int, *, steps: int = 150, lr: float = 0.5,
     """Distributed SGD on digits where ``byzantine`` of ``workers`` gradients are attacks.
 
     Each step, every honest worker computes the gradient of the flat parameter vector on
-    its own batch; each Byzantine worker sends the honest mean times ``ATTACK_FACTOR``;
-    the server aggregates all ``workers`` gradients with ``rule`` (``"average"``,
+    its own batch; the Byzantine workers send the honest mean reversed and scaled so that
+    the sum of all gradients is zero (averaging then never moves the model); the server
+    aggregates all ``workers`` gradients with ``rule`` (``"average"``,
     ``"median"``, ``"krum"``) and takes an SGD step. Returns the checkpoint path (in
     ``folder``, by default :func:`mushin_nb.study.checkpoint_dir`).
 
@@ -142,7 +141,8 @@ def train_byzantine(rule: str, seed: int, *, steps: int = 150, lr: float = 0.5,
         loss, optimizer = Loss("crossentropy"), Optimizer("sgd", model, lr=lr)
         for step in range(steps):
             honest = [model.backprop(trainset, loss).clone() for _ in range(workers - byzantine)]
-            attack = torch.stack(honest).mean(dim=0) * ATTACK_FACTOR
+            # the f attacks cancel the n - f honest gradients: their sum is zero
+            attack = torch.stack(honest).mean(dim=0) * (-(workers - byzantine) / byzantine)
             gradient = aggregate(honest + [attack] * byzantine, f=byzantine)
             model.update(gradient, optimizer)
             if (step + 1) % 10 == 0 or step + 1 == steps:

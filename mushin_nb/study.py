@@ -3,14 +3,18 @@
 ``Study(methods, load_fn, seeds, data, num_classes, ...)`` runs each
 ``train_fn(seed) -> checkpoint path`` as one job of a sweep over ``(method, seed)`` under
 ``<working_dir>/sweep``, then evaluates every checkpoint with
-:func:`mushin_nb.compare.compare` and returns its :class:`~mushin_nb.compare.BenchmarkResult`.
-The sweep directory is the source of truth: running the same Study again trains only the
-pairs without a checkpoint, and adding a seed trains only that seed.
+:func:`mushin_nb.compare.compare` and returns a :class:`StudyResult` (a
+:class:`~mushin_nb.compare.BenchmarkResult` that also names the pairs whose training
+failed). The sweep directory is the source of truth: running the same Study again trains
+only the pairs without a checkpoint, and adding a seed trains only that seed. Train
+functions save under ``<working_dir>/checkpoints`` (:func:`checkpoint_dir`, or the relative
+path ``checkpoints/`` from the job directory).
 
 Checkpoints load with ``torch.load(weights_only=True)``: :func:`load_checkpoint` (the
-default ``load_fn``) returns a module whose classes were allow-listed with
-``torch.serialization.add_safe_globals``, :func:`state_dict_loader` rebuilds a model from
-a state dict, and :func:`load_module` unpickles whole modules from trusted files.
+default ``load_fn``) loads whole models built from torch.nn's own layers or from classes
+allow-listed with ``torch.serialization.add_safe_globals``; :func:`state_dict_loader`
+rebuilds a model from a state dict; :func:`load_module` unpickles any module, only from
+files the user declares trusted.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mushin_nb.compare import BenchmarkResult
+from mushin_nb.compare import BenchmarkResult, compare
 from mushin_nb.errors import (
     MushinFileNotFoundError,
     MushinNotADirectoryError,
@@ -36,6 +40,7 @@ from mushin_nb.errors import (
     bad_value,
     describe,
 )
+from mushin_nb.stats import MushinWarning
 
 __all__ = [
     "Study",
@@ -516,8 +521,10 @@ class Study:
         whose training failed is left out).
     failures : list of TrainingFailure
         After :meth:`run`: the (method, seed) pairs whose training failed.
-    result : BenchmarkResult
+    result : StudyResult
         After :meth:`run`: what it returned.
+    workflow : MultiRunMetricsWorkflow
+        After :meth:`run`: the training sweep (``.failures``, ``.to_xarray()``...).
 
     Examples
     --------
@@ -699,8 +706,8 @@ class Study:
                 if s not in self._paths.get(m, {})]
 
     @property
-    def result(self) -> Any:
-        """The BenchmarkResult of the last :meth:`run`."""
+    def result(self) -> StudyResult:
+        """The StudyResult of the last :meth:`run`."""
         self._require_run("result")
         if self._result is None:
             raise NotRunError("`study.result` is missing: the last study.run() stopped before "
@@ -721,14 +728,15 @@ class Study:
 
     # ---------------------------------------------------------------------------- run
 
-    def run(self) -> Any:
+    def run(self) -> StudyResult:
         """Train what is missing, then evaluate every checkpoint and compare the methods.
 
         Returns
         -------
-        BenchmarkResult
-            ``.data`` (method, seed), ``.comparisons``, ``.summary()``, ``.plot()``; its
-            ``data.attrs["missing"]`` lists the (method, seed) pairs whose training failed.
+        StudyResult
+            A BenchmarkResult: ``.data`` (method, seed), ``.comparisons``, ``.summary()``,
+            ``.plot()``; ``.missing`` and ``data.attrs["missing"]`` name the (method, seed)
+            pairs whose training failed, left out of the comparison.
 
         Raises
         ------
@@ -771,8 +779,6 @@ class Study:
         return paths
 
     def _compare(self, paths: dict[str, dict[int, str]]) -> StudyResult:
-        from mushin_nb.compare import compare
-
         # a test needs two seeds of a method: one checkpoint alone cannot be compared
         models = {name: dict(sorted(by_seed.items())) for name, by_seed in paths.items()
                   if len(by_seed) >= 2}
@@ -784,14 +790,14 @@ class Study:
                 "No method has the 2 checkpoints a comparison needs. Missing: "
                 f"{lost or 'none'}. Fix: read study.failures and the traceback files, then run "
                 "the study again (only the missing pairs train).")
-        if missing:
-            dropped = f"; left out entirely: {left_out}" if left_out else ""
-            warnings.warn(f"Study: {len(missing)} (method, seed) pairs have no checkpoint: "
-                          f"{lost}{dropped}. The comparison uses the seeds present.",
-                          stacklevel=3)
         kwargs = dict(self._compare_kwargs)
         if kwargs["reference"] not in models:
             kwargs["reference"] = next(iter(models))
+        if missing:
+            dropped = f"; left out entirely: {left_out}" if left_out else ""
+            warnings.warn(f"Study: {len(missing)} (method, seed) pairs have no checkpoint: "
+                          f"{lost}{dropped}. The comparison uses the seeds present (reference "
+                          f"{kwargs['reference']!r}).", MushinWarning, stacklevel=3)
         result = compare(models, self.data, num_classes=self.num_classes, load_fn=self.load_fn,
                          progress=self.progress, **kwargs)
         result.data.attrs["missing"] = ", ".join(f"{m}/seed={s}" for m, s in missing)
