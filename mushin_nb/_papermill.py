@@ -182,6 +182,8 @@ def _cell_code(source: str) -> str:
 def notebook_parameters(nb: Any, path: str | os.PathLike = "notebook") -> list[str]:
     """Names assigned at top level of the notebook's cell tagged ``parameters``, in order.
 
+    ``nb`` is a notebook as nbformat reads it or as plain JSON (``json.load``).
+
     Raises
     ------
     MushinValueError
@@ -189,9 +191,11 @@ def notebook_parameters(nb: Any, path: str | os.PathLike = "notebook") -> list[s
     MushinSyntaxError
         When that cell is not valid Python.
     """
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            source = cell.source
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get(
+                "tags", []):
+            source = cell.get("source", "")
+            source = source if isinstance(source, str) else "".join(source)  # on-disk lines
             break
     else:
         raise MushinValueError(

@@ -136,12 +136,17 @@ def _check_path(path: Any) -> Path:
 
 
 def _read(nb_path: Path) -> Any:
-    import nbformat
+    """The notebook as JSON: nbformat would cost seconds (jsonschema) in the sweep's process."""
+    import json
 
     try:
-        return nbformat.read(nb_path, as_version=4)
-    except Exception as exc:  # nbformat raises several unrelated types on bad files
-        raise bad_value("path", str(nb_path), "a readable Jupyter notebook",
+        with open(nb_path, encoding="utf-8") as fh:
+            nb = json.load(fh)
+        if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+            raise ValueError("no list of cells (nbformat 4)")
+        return nb
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSON errors are ValueErrors
+        raise bad_value("path", str(nb_path), "a readable Jupyter notebook (nbformat 4)",
                         f"open and re-save it in Jupyter ({type(exc).__name__}: {exc})"
                         ) from None
 

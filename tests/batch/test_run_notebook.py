@@ -277,3 +277,12 @@ def test_public_names():
 )
 def test_jobs_become_joblib_processes(jobs, launcher, expected):
     assert _check_options(jobs, None, launcher) == expected
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"nbformat": 3, "worksheets": []}'])
+def test_a_file_that_is_not_a_notebook_is_refused(tmp_path, content):
+    path = tmp_path / "broken.ipynb"
+    path.write_text(content)
+    with pytest.raises(MushinValueError, match=r"`path` must be a readable Jupyter notebook "
+                                               r"\(nbformat 4\).*Fix: open and re-save it"):
+        run_notebook(path, {"a": 1})
