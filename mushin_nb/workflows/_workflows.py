@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra.core.utils import JobReturn, JobStatus
 from hydra_zen import make_config, zen
 
 from mushin_nb.errors import (
@@ -82,26 +83,6 @@ def _required(fn: Callable[..., Any]) -> list[str]:
         p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
-class _JobReturn:
-    """Factory of Hydra ``JobReturn`` objects for jobs run or loaded by a workflow."""
-
-    @staticmethod
-    def make(job: _launcher.JobOutcome, task_name: str, output_subdir: str | None) -> Any:
-        from hydra.core.utils import JobReturn, JobStatus
-
-        ret = _LazyJobReturn(overrides=list(job.overrides), cfg=job.cfg,
-                             working_dir=str(job.job_dir), task_name=task_name)
-        ret._hydra_yaml = (job.job_dir / output_subdir / "hydra.yaml") if output_subdir else None
-        if job.status == "done":
-            ret.status = JobStatus.COMPLETED
-            ret.return_value = job.return_value
-        else:
-            ret.status = JobStatus.FAILED
-            ret.return_value = MushinRuntimeError(job.error or "job did not run")
-        assert isinstance(ret, JobReturn)
-        return ret
-
-
 def _as_configs(cfgs: list[Any]) -> list[Any]:
     """Turn plain parameter dicts (fast path of ``sweep``) into DictConfigs, in place."""
     from omegaconf import OmegaConf
@@ -112,40 +93,47 @@ def _as_configs(cfgs: list[Any]) -> list[Any]:
     return cfgs
 
 
-def _lazy_job_return_class() -> type:
-    from hydra.core.utils import JobReturn
+class _LazyJobReturn(JobReturn):
+    """A Hydra ``JobReturn`` whose ``hydra_cfg`` is read from disk on first use."""
 
-    class LazyJobReturn(JobReturn):
-        """A Hydra ``JobReturn`` whose ``hydra_cfg`` is read from disk on first use."""
+    _hydra_yaml: Path | None = None
+    _hydra_cfg: Any = None
 
-        _hydra_yaml: Path | None = None
-        _hydra_cfg: Any = None
+    @property  # type: ignore[override]
+    def hydra_cfg(self) -> Any:
+        if self._hydra_cfg is None and self._hydra_yaml is not None:
+            from omegaconf import OmegaConf
 
-        @property  # type: ignore[override]
-        def hydra_cfg(self) -> Any:
-            if self._hydra_cfg is None and self._hydra_yaml is not None:
-                from omegaconf import OmegaConf
+            if self._hydra_yaml.exists():
+                self._hydra_cfg = OmegaConf.load(self._hydra_yaml)
+        return self._hydra_cfg
 
-                if self._hydra_yaml.exists():
-                    self._hydra_cfg = OmegaConf.load(self._hydra_yaml)
-            return self._hydra_cfg
+    @hydra_cfg.setter
+    def hydra_cfg(self, value: Any) -> None:
+        self._hydra_cfg = value
 
-        @hydra_cfg.setter
-        def hydra_cfg(self, value: Any) -> None:
-            self._hydra_cfg = value
+    @property  # type: ignore[override]
+    def cfg(self) -> Any:
+        return _as_configs([self._cfg])[0] if isinstance(self._cfg, dict) else self._cfg
 
-        @property  # type: ignore[override]
-        def cfg(self) -> Any:
-            return _as_configs([self._cfg])[0] if isinstance(self._cfg, dict) else self._cfg
-
-        @cfg.setter
-        def cfg(self, value: Any) -> None:
-            self._cfg = value
-
-    return LazyJobReturn
+    @cfg.setter
+    def cfg(self, value: Any) -> None:
+        self._cfg = value
 
 
-_LazyJobReturn = _lazy_job_return_class()
+def _job_return(job: _launcher.JobOutcome, task_name: str, output_subdir: str | None
+                ) -> JobReturn:
+    """Hydra's ``JobReturn`` for a job run or loaded by a workflow."""
+    ret = _LazyJobReturn(overrides=list(job.overrides), cfg=job.cfg,
+                         working_dir=str(job.job_dir), task_name=task_name)
+    ret._hydra_yaml = (job.job_dir / output_subdir / "hydra.yaml") if output_subdir else None
+    if job.status == "done":
+        ret.status = JobStatus.COMPLETED
+        ret.return_value = job.return_value
+    else:
+        ret.status = JobStatus.FAILED
+        ret.return_value = MushinRuntimeError(job.error or "job did not run")
+    return ret
 
 
 class BaseWorkflow:
@@ -400,7 +388,7 @@ class BaseWorkflow:
         self._task_overrides = result.task_overrides
         self._multirun_task_overrides = {}
         self.output_subdir = result.output_subdir
-        self.jobs = [_JobReturn.make(job, job_name, result.output_subdir) for job in result.jobs]
+        self.jobs = [_job_return(job, job_name, result.output_subdir) for job in result.jobs]
         self.workflow_overrides = dict(self.multirun_task_overrides)
 
     @staticmethod
@@ -649,7 +637,7 @@ class MultiRunMetricsWorkflow(BaseWorkflow):
             job.cfg = _launcher._load_cfg(job.job_dir, output_subdir) if found else None
             jobs.append(job)
         self._sweep = _launcher.SweepResult(path, output_subdir, task, jobs)
-        self.jobs = [_JobReturn.make(job, "rai_workflow", output_subdir) for job in jobs]
+        self.jobs = [_job_return(job, "rai_workflow", output_subdir) for job in jobs]
         self.jobs_post_process()
         self.workflow_overrides = dict(self.multirun_task_overrides)
         if metrics_filename is not None:
