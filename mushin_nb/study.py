@@ -505,7 +505,8 @@ class Study:
         Passed to :func:`mushin_nb.compare.compare`.
     working_dir : str or os.PathLike
         Where the sweep (``sweep/``) and the checkpoints (``checkpoints/``) live; running
-        a Study again in the same directory resumes it.
+        a Study again in the same directory resumes it (pairs are matched by method name
+        and seed: after changing a train_fn, use a new directory).
     launcher : str, optional
         A Hydra launcher for the trainings (``"joblib"``, ``"submitit_local"``...); the
         train_fns must then be picklable. Default: in-process.
