@@ -196,52 +196,66 @@ def page(browser):
 
 
 # ----------------------------------------------------------------------------- helpers
-_KERNEL_IDLE = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+# JavaScript run in the page; each takes the notebook's path (relative to the lab root).
+_FIND = """(path) => Array.from(window.jupyterapp.shell.widgets("main"))
+                     .find((w) => w.context && w.context.path === path)"""
+
+_KERNEL_IDLE = f"""(path) => {{
+  const w = ({_FIND})(path);
   const kernel = w && w.sessionContext && w.sessionContext.session
                  && w.sessionContext.session.kernel;
-  return !!(kernel && kernel.status === "idle" && w.content && w.content.widgets
-            && w.content.widgets.length > 0 && w.context && w.context.isReady);
-}"""
+  return !!(kernel && kernel.status === "idle" && w.context.isReady
+            && w.content && w.content.widgets && w.content.widgets.length > 0);
+}}"""
 
-_CELLS_DONE = """() => {
-  const w = window.jupyterapp.shell.currentWidget;
+_RUN_ALL = f"""(path) => {{
+  const w = ({_FIND})(path);
+  window.jupyterapp.shell.activateById(w.id);
+  window.jupyterapp.commands.execute("notebook:run-all-cells");
+}}"""
+
+_CELLS_DONE = f"""(path) => {{
+  const w = ({_FIND})(path);
   const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
   const cells = w.content.widgets.filter((c) => c.model.type === "code");
   return !!kernel && kernel.status === "idle"
          && cells.every((c) => c.model.executionCount !== null);
-}"""
+}}"""
 
-_CELL_ERRORS = """() => {
-  const w = window.jupyterapp.shell.currentWidget;
+_CELL_ERRORS = f"""(path) => {{
+  const w = ({_FIND})(path);
   const errors = [];
-  w.content.widgets.forEach((cell, i) => {
+  w.content.widgets.forEach((cell, i) => {{
     if (cell.model.type !== "code") return;
-    for (const out of cell.model.outputs.toJSON()) {
-      if (out.output_type === "error") errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
-    }
-  });
+    for (const out of cell.model.outputs.toJSON()) {{
+      if (out.output_type === "error") errors.push(`cell ${{i}}: ${{out.ename}}: ${{out.evalue}}`);
+    }}
+  }});
   return errors;
-}"""
+}}"""
 
 
 def open_notebook(page, lab: Lab, path: str, timeout: float = 120.0) -> None:
-    """Open ``path`` in JupyterLab and wait until its kernel is idle."""
-    page.goto(lab.tree_url(path))
+    """Open ``path`` in JupyterLab (a fresh workspace) and wait until its kernel is idle."""
+    page.goto(lab.tree_url(path) + "&reset")  # ?reset: no tabs restored from earlier tests
     page.wait_for_function("() => !!window.jupyterapp", timeout=timeout * 1000)
     page.wait_for_selector(".jp-Notebook", timeout=timeout * 1000)
-    page.wait_for_function(_KERNEL_IDLE, timeout=timeout * 1000)
+    page.wait_for_function(_KERNEL_IDLE, arg=path, timeout=timeout * 1000)
 
 
-def run_all_cells(page) -> None:
-    """Start running every cell of the current notebook (returns at once)."""
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+def run_all_cells(page, path: str) -> None:
+    """Start running every cell of the open notebook ``path`` (returns at once)."""
+    page.evaluate(_RUN_ALL, path)
 
 
-def wait_for_cells_done(page, timeout: float = 120.0, raise_on_error: bool = True) -> list[str]:
-    """Wait until every code cell has run and the kernel is idle; return the cell errors."""
-    page.wait_for_function(_CELLS_DONE, timeout=timeout * 1000, polling=250)
-    errors = page.evaluate(_CELL_ERRORS)
+def wait_for_cells_done(page, path: str, timeout: float = 120.0,
+                        raise_on_error: bool = True) -> list[str]:
+    """Wait until every code cell of ``path`` has run and its kernel is idle.
+
+    Returns the cells' error outputs; raises ``AssertionError`` on any unless told not to.
+    """
+    page.wait_for_function(_CELLS_DONE, arg=path, timeout=timeout * 1000, polling=250)
+    errors = page.evaluate(_CELL_ERRORS, path)
     if errors and raise_on_error:
         raise AssertionError("notebook cells failed in JupyterLab:\n" + "\n".join(errors))
     return errors
@@ -250,8 +264,8 @@ def wait_for_cells_done(page, timeout: float = 120.0, raise_on_error: bool = Tru
 def run_notebook_in_lab(page, lab: Lab, path: str, timeout: float = 180.0) -> None:
     """Open ``path``, run all its cells and wait for them; fail on any cell error."""
     open_notebook(page, lab, path, timeout)
-    run_all_cells(page)
-    wait_for_cells_done(page, timeout)
+    run_all_cells(page, path)
+    wait_for_cells_done(page, path, timeout)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ _FIRST_RUNNING = """() => {
 def test_job_cells_turn_from_running_to_done(lab, page, lab_helpers, tmp_path):
     lab.write_notebook("monitor_sweep.ipynb", [SETUP.strip(), SWEEP.strip()])
     lab_helpers.open_notebook(page, lab, "monitor_sweep.ipynb")
-    lab_helpers.run_all_cells(page)
+    lab_helpers.run_all_cells(page, "monitor_sweep.ipynb")
 
     monitor = page.locator(".mushin-monitor")
     monitor.wait_for(timeout=60_000)
@@ -53,7 +53,7 @@ def test_job_cells_turn_from_running_to_done(lab, page, lab_helpers, tmp_path):
     page.wait_for_selector(f'.mushin-monitor .mnb-cell[data-index="{index}"]:is(.d, .f)',
                            timeout=60_000)
     page.wait_for_selector('.mushin-monitor[data-finished="true"]', timeout=120_000)
-    lab_helpers.wait_for_cells_done(page)
+    lab_helpers.wait_for_cells_done(page, "monitor_sweep.ipynb")
 
     assert page.locator(".mushin-monitor .mnb-cell.d").count() == JOBS - 1
     assert page.locator(".mushin-monitor .mnb-cell.f").count() == 1
@@ -94,3 +94,40 @@ def _has_colour(path, rgb, tolerance=12) -> bool:
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
     return any(all(abs(c - r) <= tolerance for c, r in zip(colour, rgb))
                for _, colour in colours)
+
+
+GRID_500 = """
+from mushin_nb.notebook.widgets import SweepMonitor
+mon = SweepMonitor()
+mon.start([f"seed={i}" for i in range(500)], title="five hundred")
+for i in range(500):
+    mon.job_start(i)
+    for step in range(1, 6):
+        mon.job_report(i, step, 5, {"loss": 1.0 / (step + i % 7)})
+    if i % 50 == 7:
+        mon.job_end(i, "failed", f"RuntimeError: job {i} <diverged>")
+    elif i % 100 == 99:
+        mon.job_end(i, "skipped")
+    else:
+        mon.job_end(i, "done")
+mon.close(ok=False)
+"""
+
+
+def test_a_grid_of_500_jobs(lab, page, lab_helpers, tmp_path):
+    lab.write_notebook("monitor_500.ipynb", [GRID_500.strip()])
+    lab_helpers.run_notebook_in_lab(page, lab, "monitor_500.ipynb")
+    monitor = page.locator(".mushin-monitor")
+    page.wait_for_selector('.mushin-monitor[data-finished="true"]', timeout=60_000)
+    assert monitor.locator(".mnb-grid.mnb-dense .mnb-cell").count() == 500
+    assert monitor.locator(".mnb-cell.f").count() == 10
+    assert monitor.locator(".mnb-cell.s").count() == 5
+    assert monitor.locator(".mnb-cell.d").count() == 485
+    assert "500/500 jobs" in monitor.locator(".mnb-counts").inner_text()
+    # the curve keeps the most recent jobs only (max_curves), not 500 lines
+    assert monitor.locator("svg.mnb-chart polyline").count() == 24
+    assert "RuntimeError: job 57 <diverged>" in monitor.locator(
+        '.mnb-cell[data-index="57"]').get_attribute("title")
+    shot = tmp_path / "grid500.png"
+    monitor.screenshot(path=str(shot))
+    assert lab_helpers.png_is_not_blank(shot)
