@@ -294,7 +294,8 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
         with self._lock:
             return Snapshot(
                 title=self.title, labels=list(self.labels), statuses=self._codes.decode(),
-                errors=dict(self._errors), elapsed=self._elapsed(), ok=self.ok,
+                errors=dict(self._errors),
+                elapsed=self.elapsed if self.finished else self._elapsed(), ok=self.ok,
                 finished=self.finished,
             )
 

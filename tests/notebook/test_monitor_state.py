@@ -157,6 +157,16 @@ def test_skipped_jobs_do_not_set_the_pace(clock):
     assert mon.eta == pytest.approx(10.0)
 
 
+def test_the_snapshot_keeps_the_sweep_duration(clock):
+    mon = SweepMonitor(display=False)
+    mon.start(["a"])
+    clock.now += 65
+    mon.job_end(0, "done")
+    mon.close()
+    clock.now += 600  # looking at it later does not make the sweep longer
+    assert "(finished, 1m05s)" in mon.snapshot()._repr_html_()
+
+
 def test_syncs_are_batched_and_throttled(monkeypatch):
     mon = SweepMonitor(display=False, interval=0.2)
     sent = count_syncs(monkeypatch, mon)
