@@ -498,6 +498,41 @@ class _Stoppable:
         return self.fn(seed)
 
 
+class _Monitors:
+    """The progress sink of a run: one SweepMonitor per phase (training, then evaluation),
+    each kept in ``box``, so the training grid stays readable once the evaluation starts."""
+
+    def __init__(self, box: Any) -> None:
+        from mushin_nb.notebook.widgets import SweepMonitor
+
+        self._new = lambda: SweepMonitor(display=False)
+        self.box, self.current, self.started = box, self._new(), False
+        box.children = (self.current,)  # shown at once, queued until the sweep starts
+
+    def start(self, labels: Sequence[str], title: str = "") -> None:
+        if self.started:
+            self.current = self._new()
+            self.box.children = (*self.box.children, self.current)
+        self.started = True
+        self.current.start(labels, title)
+
+    def job_start(self, index: int) -> None:
+        self.current.job_start(index)
+
+    def job_report(self, index: int, step: int | None, total: int | None,
+                   metrics: dict[str, float]) -> None:
+        self.current.job_report(index, step, total, metrics)
+
+    def job_end(self, index: int, status: str, error: str | None = None) -> None:
+        self.current.job_end(index, status, error)
+
+    def watch(self, index: int, event_file: str) -> None:
+        self.current.watch(index, event_file)
+
+    def close(self, ok: bool = True) -> None:
+        self.current.close(ok)
+
+
 # ------------------------------------------------------------------ the builder
 
 #: Field name -> label shown in the form.
@@ -548,7 +583,7 @@ class StudyBuilder:
         The fields; set them in code with :meth:`set`.
     run_button, stop_button, refresh_button, code_button : ipywidgets.Button
     monitor_box : ipywidgets.VBox
-        Holds the SweepMonitor of the current run.
+        Holds the SweepMonitors of the current run: the trainings, then the evaluations.
     results : ipywidgets.Tab
         Summary, Comparisons, Plots and Show code of the last result.
     study : Study or None
@@ -1080,19 +1115,16 @@ class StudyBuilder:
         MushinRuntimeError
             A run is already going on.
         """
-        from mushin_nb.notebook.widgets import SweepMonitor
-
         if self.running:
             raise MushinRuntimeError("The StudyBuilder is already running a study. Fix: wait "
                                      "for it (builder.wait()) or stop it (builder.stop()).")
         study = self.to_study()
         self.study, self.result, self.error = study, None, None
         self._flag = _StopFlag(study.working_dir)
-        monitor = SweepMonitor(display=False)
-        study.progress = monitor
+        self.monitor_box.children = ()
+        study.progress = _Monitors(self.monitor_box)
         self._active = True
         self._done.clear()
-        self.monitor_box.children = (monitor,)
         self.error_box.value = ""
         self.results.layout.display = "none"
         self._set_status("running: training...")

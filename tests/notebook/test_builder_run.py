@@ -110,8 +110,11 @@ def test_run_button_trains_in_the_background_and_shows_the_answer(tmp_path):
     assert result is b.result and b.error is None
     assert result.methods == ["train_wide", "train_narrow", "Tiny"]
     assert result.data["seed"].values.tolist() == [0, 1, 2]
-    monitor = b.monitor_box.children[0]
-    assert monitor.finished and monitor.snapshot().statuses == "d" * 9
+    training, evaluation = b.monitor_box.children  # one live monitor per phase, both kept
+    assert training.title == "Study: train_wide vs train_narrow vs Tiny"
+    assert evaluation.title == "compare"
+    for monitor in (training, evaluation):
+        assert monitor.finished and monitor.snapshot().statuses == "d" * 9
 
     # the scores are scikit-learn's accuracy of the saved checkpoints, and the test scipy's
     accuracy = {m: [_accuracy(_load(m, p)) for p in paths]
