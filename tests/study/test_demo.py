@@ -1,4 +1,5 @@
-"""The main job: a quick real run of the demo writes every file, and a re-run trains nothing."""
+"""The main job: a quick real run of the demo writes every file; a re-run trains only what
+is missing."""
 
 from __future__ import annotations
 
@@ -19,26 +20,35 @@ FILES = ["comparisons.csv", "pvalues.png", "report.html", "results.nc", "seeds.p
 
 
 def test_the_demo_writes_its_files_and_resumes(tmp_path, monkeypatch, capsys):
-    calls = []
+    calls, broken = [], {("mlp", 2)}
     train = _demo.train_digits
 
     def counted(arch, seed, **kwargs):
         calls.append((arch, seed))
+        if (arch, seed) in broken:
+            raise RuntimeError("out of memory")
         return train(arch, seed, **kwargs)
 
     monkeypatch.setattr(_demo, "train_digits", counted)
     out = tmp_path / "demo"
-    assert _demo.main(out=out, seeds=2, quick=True) == 0
-    assert sorted(calls) == [("cnn", 0), ("cnn", 1), ("mlp", 0), ("mlp", 1)]
+    assert _demo.main(out=out, seeds=3, quick=True) == 1  # one training failed
+    assert sorted(calls) == [("cnn", 0), ("cnn", 1), ("cnn", 2), ("mlp", 0), ("mlp", 1),
+                             ("mlp", 2)]
+    assert "missing (training failed): mlp/seed=2" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == FILES
+
+    broken.clear()
+    calls.clear()
+    assert _demo.main(out=out, seeds=3, quick=True) == 0
+    assert calls == [("mlp", 2)]  # re-running resumes: only the failed pair trains again
 
     result = BenchmarkResult.load(out / "results.nc")
     assert result.methods == ["cnn", "mlp"]
-    assert result.data["seed"].values.tolist() == [0, 1]
+    assert result.data["seed"].values.tolist() == [0, 1, 2]
     assert result.test == "welch"
     x, y = digits_tensors(train=False, seed=0)
     for arch in ("cnn", "mlp"):
-        for seed in (0, 1):
+        for seed in (0, 1, 2):
             with torch.no_grad():
                 path = out / "study-quick" / "checkpoints" / f"{arch}_seed{seed}.pt"
                 model = load_checkpoint(path)
@@ -60,10 +70,7 @@ def test_the_demo_writes_its_files_and_resumes(tmp_path, monkeypatch, capsys):
     assert "Bokeh" in page and "cdn.bokeh.org" not in page  # interactive, works offline
     printed = capsys.readouterr().out
     assert "accuracy" in printed and f"written to {out.resolve()}" in printed
-
-    calls.clear()
-    assert _demo.main(out=out, seeds=2, quick=True) == 0
-    assert calls == []  # re-running resumes: nothing trained again
+    assert "* = differs from 'cnn' after Holm correction (welch test" in printed
 
 
 def test_byzantine_workers_break_averaging_but_not_krum_or_median(tmp_path):
