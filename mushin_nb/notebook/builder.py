@@ -35,8 +35,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from mushin_nb._poller import report_callback_error
 from mushin_nb._seeds import format_seeds, parse_seeds
 from mushin_nb.errors import (
+    MushinError,
     MushinKeyError,
     MushinRuntimeError,
     MushinTypeError,
@@ -493,8 +495,9 @@ class _Stoppable:
 
     def __call__(self, seed: int) -> Any:
         if os.path.exists(self.flag_path):
-            raise MushinRuntimeError("stopped: the Stop button ended the study before this "
-                                     "training started. Fix: run the study again to train it.")
+            raise MushinRuntimeError("stopped: the StudyBuilder's Stop ended the study before "
+                                     "this training started. Fix: run the study again to "
+                                     "train it.")
         return self.fn(seed)
 
 
@@ -502,17 +505,19 @@ class _Monitors:
     """The progress sink of a run: one SweepMonitor per phase (training, then evaluation),
     each kept in ``box``, so the training grid stays readable once the evaluation starts."""
 
-    def __init__(self, box: Any) -> None:
+    def __init__(self, box: Any, on_phase: Callable[[str], None]) -> None:
         from mushin_nb.notebook.widgets import SweepMonitor
 
         self._new = lambda: SweepMonitor(display=False)
-        self.box, self.current, self.started = box, self._new(), False
+        self.box, self.on_phase = box, on_phase
+        self.current, self.started = self._new(), False
         box.children = (self.current,)  # shown at once, queued until the sweep starts
 
     def start(self, labels: Sequence[str], title: str = "") -> None:
         if self.started:
             self.current = self._new()
             self.box.children = (*self.box.children, self.current)
+            self.on_phase("evaluating")
         self.started = True
         self.current.start(labels, title)
 
@@ -549,6 +554,15 @@ _EXTRAS = ("metrics", "predict_fn", "ignore_index")
 
 def _html_error(text: str) -> str:
     return f"<span style='color:#c62828'>{html.escape(text)}</span>" if text else ""
+
+
+def _error_html(exc: BaseException) -> str:
+    """The exception in red, its traceback folded under it (all escaped)."""
+    line = "".join(traceback.format_exception_only(type(exc), exc))
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return (f"<pre style='color:#c62828;white-space:pre-wrap'>{html.escape(line)}</pre>"
+            f"<details><summary>traceback</summary><pre style='white-space:pre-wrap'>"
+            f"{html.escape(trace)}</pre></details>")
 
 
 class StudyBuilder:
@@ -645,6 +659,7 @@ class StudyBuilder:
         self._labels: dict[str, str] = {}
         self._extras: dict[str, Any] = dict.fromkeys(_EXTRAS)
         self._kinds: dict[str, str] = {}
+        self._classes: dict[int, tuple[Any, tuple[int | None, bool]]] = {}
         self._errors: dict[str, str] = {}
         self._thread: threading.Thread | None = None
         self._active = False  # a run is under way
@@ -742,6 +757,8 @@ class StudyBuilder:
             action()
         except Exception as exc:
             self.error_box.value = _html_error(f"{what}: {type(exc).__name__}: {exc}")
+            if not isinstance(exc, MushinError):  # not a user mistake: show the traceback too
+                report_callback_error(f"the StudyBuilder's {what}", exc)
 
     # ------------------------------------------------------------------ namespace
     def refresh(self) -> None:
@@ -800,10 +817,17 @@ class StudyBuilder:
 
     def _prefill_classes(self) -> None:
         obj = self.namespace.get(self.data.value) if self.data.value else None
-        inferred, _ = _infer_classes(obj) if obj is not None else (None, False)
+        inferred, _ = self._classes_of(obj) if obj is not None else (None, False)
         if inferred is not None:
             with self._batch():
                 self.num_classes.value = inferred
+
+    def _classes_of(self, data: Any) -> tuple[int | None, bool]:
+        """:func:`_infer_classes`, read once per data object (the form validates often)."""
+        cached = self._classes.get(id(data))
+        if cached is None or cached[0] is not data:
+            cached = self._classes[id(data)] = (data, _infer_classes(data))
+        return cached[1]
 
     def set(self, **fields: Any) -> None:
         """Fill fields in code, as a user would in the form (the twin of typing).
@@ -950,7 +974,8 @@ class StudyBuilder:
         if n < 1:
             errors["num_classes"] = "a positive number of classes, e.g. 10"
         for source, obj in sources.items():
-            mismatch = _classes_mismatch(n, obj) if obj is not None and n >= 1 else None
+            mismatch = _classes_mismatch(n, *self._classes_of(obj)) \
+                if obj is not None and n >= 1 else None
             if mismatch:
                 errors["num_classes"] = f"the {_LABELS[source].lower()} {mismatch}"
                 break
@@ -1122,7 +1147,8 @@ class StudyBuilder:
         self.study, self.result, self.error = study, None, None
         self._flag = _StopFlag(study.working_dir)
         self.monitor_box.children = ()
-        study.progress = _Monitors(self.monitor_box)
+        study.progress = _Monitors(self.monitor_box,
+                                   lambda phase: self._set_status(f"running: {phase}..."))
         self._active = True
         self._done.clear()
         self.error_box.value = ""
@@ -1174,10 +1200,7 @@ class StudyBuilder:
             result = study.run()
         except BaseException as exc:  # shown in the form: a thread's error must not vanish
             self.error = exc
-            self.error_box.value = (
-                "<pre style='color:#c62828;white-space:pre-wrap'>"
-                + html.escape("".join(traceback.format_exception_only(type(exc), exc)))
-                + "</pre>")
+            self.error_box.value = _error_html(exc)
             elapsed = time.monotonic() - started
             self._set_status(f"stopped after {elapsed:.1f} s: too few trainings finished to "
                              "compare" if flag.is_set() else f"failed after {elapsed:.1f} s")
@@ -1349,9 +1372,8 @@ def _evaluation_first(names: list[str]) -> list[str]:
     return sorted(names, key=rank)
 
 
-def _classes_mismatch(n: int, data: Any) -> str | None:
-    """Why ``n`` classes cannot be right for ``data``, or None."""
-    inferred, exact = _infer_classes(data)
+def _classes_mismatch(n: int, inferred: int | None, exact: bool) -> str | None:
+    """Why ``n`` classes cannot be right for data of ``inferred`` classes, or None."""
     if inferred is None or (n == inferred if exact else n >= inferred):
         return None
     what = f"has {inferred} classes" if exact else f"has labels up to {inferred - 1}"

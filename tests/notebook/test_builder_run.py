@@ -179,7 +179,7 @@ def test_stop_ends_after_the_running_training_and_keeps_what_finished(tmp_path):
     assert TRAINED == [("wide", 0), ("wide", 1), ("wide", 2), ("gated", 0), ("gated", 1)]
     assert b.study.missing == [("train_gated", 2)]
     assert [(m, s) for m, s, _ in result.missing] == [("train_gated", 2)]
-    assert result.missing[0][2].startswith("MushinRuntimeError: stopped: the Stop button")
+    assert result.missing[0][2].startswith("MushinRuntimeError: stopped: the StudyBuilder's Stop")
     gated = result.data["accuracy"].values[result.methods.index("train_gated")]
     assert np.isfinite(gated[:2]).all() and np.isnan(gated[2])
     assert re.search(r"stopped in [\d.]+ s, 1 training\(s\) left out", b.status.value)
@@ -210,6 +210,7 @@ def test_a_failed_run_shows_its_error_in_the_form(tmp_path):
     assert isinstance(b.error, SweepFailedError) and b.result is None
     shown = b.error_box.value
     assert "SweepFailedError" in shown and "&lt;b&gt;diverged&lt;/b&gt;" in shown
+    assert "<summary>traceback</summary>" in shown and "in _compare" in shown
     assert "<b>diverged" not in shown
     assert re.search(r"failed after [\d.]+ s", b.status.value)
     assert not b.run_button.disabled and b.results.layout.display == "none"
