@@ -117,6 +117,8 @@ def build_dataset(coords: Mapping[str, Sequence[Any]], cells: Mapping[str, Seque
     """
     import xarray as xr
 
+    import mushin_nb.accessor  # noqa: F401  registers ds.mushin
+
     shape = tuple(len(v) for v in coords.values())
     n_jobs = math.prod(shape)
     labels = list(labels) if labels is not None else [f"#{i}" for i in range(n_jobs)]
@@ -268,6 +270,8 @@ def load_results(path: str | os.PathLike) -> Any:
         Fully loaded in memory (the file is closed).
     """
     import xarray as xr
+
+    import mushin_nb.accessor  # noqa: F401  registers ds.mushin
 
     path = Path(path)
     if path.is_dir():

@@ -102,3 +102,12 @@ def test_save_replaces_atomically(tmp_path):
         save_netcdf(first.assign_attrs(bad=object()), path)  # must not clobber the file
     xr.testing.assert_identical(load_results(path), first)
     assert [p.name for p in tmp_path.iterdir()] == ["r.nc"]
+
+
+def test_every_dataset_we_build_or_load_has_the_mushin_accessor(tmp_path):
+    from mushin_nb.results import build_dataset, load_results, save_netcdf
+
+    ds = build_dataset({"method": ["a", "b"], "seed": [0, 1]}, {"acc": [0.9, 0.8, 0.5, 0.4]}, {})
+    assert hasattr(ds, "mushin")
+    path = save_netcdf(ds, tmp_path / "r.nc")
+    assert hasattr(load_results(path), "mushin")
