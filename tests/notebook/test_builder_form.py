@@ -514,3 +514,24 @@ def test_methods_loader_explains_bad_arguments():
 def test_the_docstring_examples_run(module, in_tmp):
     failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failures == 0
+
+
+class BreakingNamespace(dict):
+    """A namespace whose listing fails once ``broken`` is set (a bug, not a user mistake)."""
+
+    broken = False
+
+    def items(self):
+        if self.broken:
+            raise RuntimeError("namespace <gone>")
+        return super().items()
+
+
+def test_an_unexpected_error_in_a_button_is_shown_and_reported():
+    ns = BreakingNamespace(namespace())
+    b = StudyBuilder(ns)
+    ns.broken = True
+    with pytest.warns(RuntimeWarning, match=r"error in the StudyBuilder's Refresh: "
+                      r"RuntimeError: namespace <gone>"):
+        b.refresh_button.click()
+    assert "Refresh: RuntimeError: namespace &lt;gone&gt;" in b.error_box.value
