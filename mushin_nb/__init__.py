@@ -35,6 +35,7 @@ _LAZY: dict[str, str] = {
     "report": "mushin_nb.progress",
     "record": "mushin_nb.batch",
     "run_notebook": "mushin_nb.batch",
+    "sweep_notebook": "mushin_nb.batch",
     "SweepMonitor": "mushin_nb.notebook.widgets",
     "StudyBuilder": "mushin_nb.notebook.builder",
     "plot_summary": "mushin_nb.plots",
