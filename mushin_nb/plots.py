@@ -85,7 +85,8 @@ def _selector(panels: dict[str, Any]) -> Any:
     """One panel as is; several in a HoloMap, drawn with a metric selector widget."""
     if len(panels) == 1:
         return next(iter(panels.values()))
-    return _holoviews().HoloMap(panels, kdims="metric")
+    # each metric has its own scale (accuracy near 1, ECE near 0): rescale per frame
+    return _holoviews().HoloMap(panels, kdims="metric").opts(framewise=True)
 
 
 # ----------------------------------------------------------------------------- forest
