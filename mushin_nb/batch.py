@@ -203,7 +203,9 @@ def _check_kernel(kernel_name: Any) -> str:
     return kernel_name
 
 
-def _check_options(jobs: Any, timeout: Any, launcher: Any) -> tuple[str | None, list[str]]:
+def _check_options(jobs: Any, timeout: Any, launcher: Any
+                   ) -> tuple[str | None, list[str], int]:
+    """Check the options; return the launcher, its overrides and the in-process threads."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise bad_value("jobs", jobs, "an int >= 1", "pass e.g. jobs=2 for two processes",
                         MushinTypeError if not isinstance(jobs, int) else MushinValueError)
@@ -217,10 +219,10 @@ def _check_options(jobs: Any, timeout: Any, launcher: Any) -> tuple[str | None, 
     if jobs > 1 and launcher not in (None, "joblib"):
         raise bad_value("jobs", jobs, f"1 when launcher={launcher!r} is given",
                         "leave jobs=1; that launcher's own settings decide parallelism")
-    if jobs > 1:
-        launcher = "joblib"
+    if launcher is None:  # each job's kernel is its own process: threads only wait on them
+        return None, [], jobs
     # joblib's own default is every core; `jobs` is what the caller asked for
-    return launcher, [f"hydra.launcher.n_jobs={jobs}"] if launcher == "joblib" else []
+    return launcher, [f"hydra.launcher.n_jobs={jobs}"] if launcher == "joblib" else [], 1
 
 
 def _sweep(path: Any, parameters: Any, *, working_dir: Any, jobs: Any, kernel_name: Any,
@@ -234,11 +236,11 @@ def _sweep(path: Any, parameters: Any, *, working_dir: Any, jobs: Any, kernel_na
     params = _check_parameters(parameters, known, strict, multirun)
     params = {k: hydra_list(v) if isinstance(v, list) and not isinstance(v, multirun) else v
               for k, v in params.items()}  # a fixed list is one value, not a sweep
-    launcher, overrides = _check_options(jobs, timeout, launcher)
+    launcher, overrides, threads = _check_options(jobs, timeout, launcher)
     task = NotebookJob(nb_path, _check_kernel(kernel_name), timeout)
     return sweep(task, params, working_dir=working_dir, launcher=launcher,
                  overrides=overrides, resume=resume, raise_on_failure=False,
-                 progress=progress, title=f"batch {nb_path.name}")
+                 progress=progress, title=f"batch {nb_path.name}", threads=threads)
 
 
 def sweep_notebook(
@@ -299,7 +301,8 @@ def run_notebook(
         The sweep's directory (a new unique one by default).  Re-running over the same
         directory with ``resume=True`` re-runs only failed or missing jobs.
     jobs : int
-        Notebooks run at once, in separate processes (Hydra's joblib launcher).
+        Notebooks run at once, each in its own kernel process (started from threads of
+        this process; with ``launcher="joblib"``, from Hydra's joblib worker processes).
     kernel_name : str, optional
         Jupyter kernel (default ``"python3"``: this Python).
     resume : bool

@@ -21,6 +21,7 @@ import itertools
 import logging
 import os
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -71,6 +72,7 @@ class SweepSpec:
     progress: Any = True
     title: str | None = None
     plain: bool = False  # the body takes a dict of parameters (sweep()); no OmegaConf needed
+    threads: int = 1  # in-process jobs run at once (threads; no per-job cwd or logging)
 
 
 @dataclass
@@ -116,9 +118,10 @@ def _check_return(value: Any, where: str) -> Any:
 
 def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
                  overrides: Sequence[str], *, write_events: bool,
-                 fresh: bool = False) -> dict[str, Any]:
+                 fresh: bool = False, set_env: bool = True) -> dict[str, Any]:
     """Run one job's body and write its record; never raises an ``Exception``.
 
+    ``set_env=False`` leaves ``os.environ`` alone (jobs running in threads share it).
     Returns the final record (``status`` "done" or "failed", ``return_value``).
     """
     label = " ".join(o.lstrip("+~") for o in overrides) or "(no overrides)"
@@ -130,7 +133,8 @@ def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
     if write_events:
         _store.append_event(event_file, "start")
     previous_env = os.environ.get(EVENT_FILE_ENV)
-    os.environ[EVENT_FILE_ENV] = str(event_file)
+    if set_env:
+        os.environ[EVENT_FILE_ENV] = str(event_file)
     try:
         value = _check_return(body(cfg), f"job {num} ({label})")
     except Exception as exc:  # one job's failure never stops the sweep
@@ -143,9 +147,9 @@ def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
         record = {**base, "status": "done", "finished": finished,
                   "duration_s": finished - started, "return_value": _store.encode(value)}
     finally:
-        if previous_env is None:
+        if set_env and previous_env is None:
             os.environ.pop(EVENT_FILE_ENV, None)
-        else:
+        elif set_env:
             os.environ[EVENT_FILE_ENV] = previous_env
     _store.write_record(job_dir, record)
     if write_events:
@@ -568,6 +572,10 @@ def _run_fast(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome], sink:
 
     master = fast.master
     env_set = dict(OmegaConf.to_container(master.hydra.job.env_set, resolve=True) or {})
+    if spec.threads > 1 and len(pending) > 1:
+        with env_override(env_set) if env_set else contextlib.nullcontext():
+            _run_threads(spec, fast, pending, sink)
+        return
     fmt = OmegaConf.select(master, "hydra.job_logging.formatters.simple.format", default=None)
     log_name = f"{master.hydra.job.name}.log"
     for job in pending:
@@ -587,6 +595,65 @@ def _run_fast(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome], sink:
                                   write_events=False, fresh=not job.existed)
         _finish(job, record)
         sink.job_end(job.index, job.status, job.error)
+
+
+class _LockedSink:
+    """A progress sink whose methods run one at a time (jobs in threads share it)."""
+
+    def __init__(self, sink: Any) -> None:
+        self._sink = sink
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._sink, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return locked
+
+
+def _run_threads(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome],
+                 sink: Any) -> None:
+    """Run up to ``spec.threads`` jobs at once in threads of this process, in job order.
+
+    The process-wide state a job would change (cwd, root logger, ``os.environ``,
+    ``HydraConfig``) is left alone: a task finds its directory with
+    ``mushin_nb.progress.current_job().job_dir``.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    locked = _LockedSink(sink)
+    prepare = threading.Lock()  # _FastJobs renders one job's files at a time
+
+    def one(job: JobOutcome) -> None:
+        with prepare:
+            cfg = job.cfg if job.cfg is not None else fast.task_cfg(job.overrides)
+            job.cfg = cfg
+            hydra_yaml = fast.enter_job(job.num, job.overrides, job.job_dir)
+            fast.write_files(job.job_dir, cfg, hydra_yaml, job.overrides)
+        locked.job_start(job.index)
+        # contextvars do not flow into pool threads: each job sets its own context here
+        with job_context(job.index, job.job_dir, locked):
+            record = run_job_body(spec.body, cfg, job.job_dir, job.num, job.overrides,
+                                  write_events=False, fresh=not job.existed, set_env=False)
+        _finish(job, record)
+        locked.job_end(job.index, job.status, job.error)
+
+    with ThreadPoolExecutor(max_workers=min(spec.threads, len(pending)),
+                            thread_name_prefix="mushin-job") as pool:
+        futures = [pool.submit(one, job) for job in pending]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            for future in futures:  # jobs not started yet stay pending (resume runs them)
+                future.cancel()
+            raise
 
 
 def _finish(job: JobOutcome, record: dict[str, Any] | None) -> None:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mushin_nb.errors import MushinTypeError, bad_value
+from mushin_nb.errors import MushinTypeError, MushinValueError, bad_value
 from mushin_nb.workflows._workflows import MultiRunMetricsWorkflow
 
 __all__ = ["sweep"]
@@ -78,15 +78,15 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
           working_dir: str | os.PathLike | None = None, launcher: str | None = None,
           overrides: Sequence[str] | None = None, resume: bool = True,
           raise_on_failure: bool = False, progress: Any = True,
-          title: str | None = None) -> MultiRunMetricsWorkflow:
+          title: str | None = None, threads: int = 1) -> MultiRunMetricsWorkflow:
     """Run ``task_fn`` for every combination of the swept parameters; return the workflow.
 
     Parameters
     ----------
     task_fn : callable
         ``task_fn(**job_params) -> dict | None``: the metrics of one job.  It runs with
-        the job's directory as the current directory.  A function taking ``**kwargs``
-        receives every parameter.
+        the job's directory as the current directory (not with ``threads > 1``).  A
+        function taking ``**kwargs`` receives every parameter.
     params : Mapping[str, Any]
         Parameter name (an identifier) -> value.  ``multirun([...])`` values are swept
         (dimensions of the result, in this order, even with one value); other values
@@ -106,6 +106,12 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
         Live progress display (see :func:`mushin_nb.progress.sweep_progress`).
     title : str, optional
         Title of the progress display.
+    threads : int
+        Jobs run at once, in threads of this process (in-process launcher only).  Meant
+        for tasks whose work happens in other processes or outside the GIL.  With
+        ``threads > 1`` the current directory is *not* changed per job (a task gets its
+        directory from ``mushin_nb.progress.current_job().job_dir``), and ``HydraConfig``,
+        the job's log file and ``os.environ`` are not per job.
 
     Returns
     -------
@@ -146,6 +152,16 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
             isinstance(o, str) for o in overrides)):
         raise bad_value("overrides", overrides, "a list of override strings",
                         'pass e.g. overrides=["hydra.launcher.n_jobs=2"]', MushinTypeError)
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise bad_value("threads", threads, "an int >= 1",
+                        "pass e.g. threads=2 to run two jobs at once", MushinTypeError)
+    if threads < 1:
+        raise bad_value("threads", threads, "an int >= 1",
+                        "pass threads=1 (one job at a time) or more", MushinValueError)
+    if threads > 1 and launcher is not None:
+        raise bad_value("threads", threads, f"1 when launcher={launcher!r} is given",
+                        "leave launcher=None for threads, or use the launcher's own "
+                        "settings (e.g. hydra.launcher.n_jobs) for parallel jobs")
     workflow = _FunctionWorkflow(task_fn, _accepted(task_fn, params))
     overrides = list(overrides or [])
     if not any(str(o).lstrip("+~").startswith("hydra.job.chdir=") for o in overrides):
@@ -153,5 +169,5 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
     workflow._launch(dict(params), working_dir=working_dir, launcher=launcher,
                      overrides=overrides, resume=resume,
                      raise_on_failure=raise_on_failure, progress=progress, title=title,
-                     config_name="mushin_sweep", job_name="mushin_sweep")
+                     threads=threads, config_name="mushin_sweep", job_name="mushin_sweep")
     return workflow

@@ -355,7 +355,7 @@ class BaseWorkflow:
                 to_dictconfig: bool = False, config_name: str = "rai_workflow",
                 job_name: str = "rai_workflow", with_log_configuration: bool = True,
                 resume: bool = True, raise_on_failure: bool = False, progress: Any = True,
-                title: str | None = None) -> None:
+                title: str | None = None, threads: int = 1) -> None:
         self._check_static()
         if overrides is not None and (isinstance(overrides, str) or not all(
                 isinstance(o, str) for o in overrides)):
@@ -369,7 +369,7 @@ class BaseWorkflow:
             working_dir=working_dir, launcher=launcher, sweeper=sweeper,
             version_base=version_base, to_dictconfig=to_dictconfig, config_name=config_name,
             job_name=job_name, with_log_configuration=with_log_configuration, resume=resume,
-            progress=progress, title=title, plain=self._plain_params)
+            progress=progress, title=title, plain=self._plain_params, threads=threads)
         result = _launcher.execute(spec)
         self._adopt(result, job_name)
         self.jobs_post_process()

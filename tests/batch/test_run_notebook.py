@@ -1,8 +1,8 @@
 """run_notebook / sweep_notebook: real papermill runs of tests/notebooks/batch_grid.ipynb.
 
 Kernel start-up dominates, so the notebook runs few times: a 2x2 grid with one failing job
-(then resumed), two parallel jobs, one unknown-parameter run, two injection attempts, one
-interpolation string and one timeout.
+(then resumed), two parallel jobs twice (threads, joblib), one unknown-parameter run, two
+injection attempts, one interpolation string and one timeout.
 """
 
 import os
@@ -153,6 +153,19 @@ def test_jobs_run_in_parallel_processes(tmp_path, grid_nb):
     ds = run_notebook(grid_nb, {"a": multirun(A), "barrier": str(tmp_path / "barrier")},
                       working_dir=tmp_path / "sweep", jobs=2, progress=False)
     assert ds["at_once"].values.tolist() == [2, 2]
+    assert len(os.listdir(tmp_path / "barrier")) == 2  # two kernel processes (pid files)
+    # started by threads of this process: no launcher worker processes in between
+    assert ds["kernel_parent"].values.tolist() == [os.getpid()] * 2
+    assert ds["value"].values.tolist() == [formula(a, 10)["value"] for a in A]
+    for k in range(2):
+        assert (tmp_path / "sweep" / str(k) / "batch_grid.ipynb").is_file()
+
+
+def test_jobs_with_the_joblib_launcher_run_in_worker_processes(tmp_path, grid_nb):
+    ds = run_notebook(grid_nb, {"a": multirun(A), "barrier": str(tmp_path / "barrier")},
+                      working_dir=tmp_path / "sweep", jobs=2, launcher="joblib",
+                      progress=False)
+    assert ds["at_once"].values.tolist() == [2, 2]
     parents = ds["kernel_parent"].values.tolist()
     assert len(set(parents)) == 2 and os.getpid() not in parents  # two worker processes
     assert ds["value"].values.tolist() == [formula(a, 10)["value"] for a in A]
@@ -269,13 +282,14 @@ def test_public_names():
 @pytest.mark.parametrize(
     ("jobs", "launcher", "expected"),
     [
-        (1, None, (None, [])),  # in-process
-        (3, None, ("joblib", ["hydra.launcher.n_jobs=3"])),
-        (1, "joblib", ("joblib", ["hydra.launcher.n_jobs=1"])),  # not joblib's all-cores
-        (1, "submitit_local", ("submitit_local", [])),
+        (1, None, (None, [], 1)),  # in-process
+        (3, None, (None, [], 3)),  # in-process, three jobs at once in threads
+        (3, "joblib", ("joblib", ["hydra.launcher.n_jobs=3"], 1)),
+        (1, "joblib", ("joblib", ["hydra.launcher.n_jobs=1"], 1)),  # not joblib's all-cores
+        (1, "submitit_local", ("submitit_local", [], 1)),
     ],
 )
-def test_jobs_become_joblib_processes(jobs, launcher, expected):
+def test_jobs_become_threads_or_joblib_processes(jobs, launcher, expected):
     assert _check_options(jobs, None, launcher) == expected
 
 
