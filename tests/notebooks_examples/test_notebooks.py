@@ -355,7 +355,10 @@ def test_builder_form_is_shown_with_its_results(runs):
     titles = [state.get("titles") for state in states if state.get("_model_name") == "TabModel"]
     assert ["Summary", "Comparisons", "Plots", "Show code"] in [list(t or []) for t in titles]
     assert _text(_cell(nb, "builder.errors")).strip() == "{}"
-    assert _text(_cell(nb, "exec(builder.code())")).strip().endswith("True")
+    assert _text(_cell(nb, "exec(builder.code()")).strip().endswith("True")
+    reopened = _cell(nb, "StudyBuilder.from_study(")
+    assert any("application/vnd.jupyter.widget-view+json" in output.get("data", {})
+               for output in reopened.outputs)
 
 
 def test_builder_study_trains_every_method_and_agrees_with_scipy(runs):
