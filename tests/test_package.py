@@ -80,3 +80,15 @@ def test_bad_value_message_names_argument_value_and_fix():
 
 def test_key_error_message_is_not_quoted():
     assert str(errors.MushinKeyError("unknown metric 'x'")) == "unknown metric 'x'"
+
+
+@pytest.mark.parametrize("name", ["compare", "tune"])
+def test_function_names_shared_with_a_submodule_stay_callable(name):
+    code = (
+        "import mushin_nb, inspect\n"
+        f"from mushin_nb.{name} import __name__ as _\n"  # loads the submodule first
+        f"from mushin_nb import {name}\n"
+        f"print(callable({name}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

@@ -19,6 +19,10 @@ Examples
 (3, 0.0)
 """
 
+import sys
+import types
+from typing import Any
+
 from mushin_nb.tune._params import Params
 from mushin_nb.tune._results import Candidate, Epoch, Run, TuneResults
 from mushin_nb.tune._runner import tune
@@ -35,3 +39,17 @@ __all__ = [
     "TuneResults",
     "tune",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """This package, callable as :func:`tune`.
+
+    ``mushin_nb.tune`` names the function, but importing this subpackage (``from mushin_nb
+    import EpochTrainer``) rebinds the package attribute to the module; calling it still tunes.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> TuneResults:
+        return tune(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
