@@ -251,3 +251,50 @@ def main(out: str | os.PathLike = DEFAULT_OUT, seeds: int = 5, quick: bool = Fal
     print(f"written to {out.resolve()}: results.nc, comparisons.csv, summary.csv, "
           + ", ".join(path.name for path in figures))
     return 1 if study.missing else 0
+
+
+#: The quickstart notebook, present in a checkout of the repository (not in a wheel).
+QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "01_quickstart.ipynb"
+
+
+def run_quickstart(out: str | os.PathLike = DEFAULT_OUT, seeds: int = 5,
+                   quick: bool = False) -> int:
+    """Run ``notebooks/01_quickstart.ipynb`` as a one-job batch sweep, writing to ``out``.
+
+    The notebook trains and compares CNN vs MLP on digits and writes ``results.nc``,
+    ``comparisons.csv``, ``summary.csv`` and figures to ``out``; the executed notebook is
+    copied there too.  Without the notebook (an installed wheel), :func:`main` runs the
+    same study directly.  Re-running resumes: a finished run executes nothing.
+
+    Returns
+    -------
+    int
+        0 on success, 1 when the notebook failed (its executed copy names the cell).
+    """
+    import shutil
+
+    from mushin_nb.batch import sweep_notebook
+
+    if not QUICKSTART.is_file():
+        return main(out=out, seeds=seeds, quick=quick)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    params = {"out": str(out), "seeds": min(seeds, 3) if quick else seeds,
+              "epochs": 2 if quick else 8}
+    workflow = sweep_notebook(QUICKSTART, params,
+                              working_dir=out / ("batch-quick" if quick else "batch"))
+    executed = sorted(Path(workflow.working_dir).glob(f"*/{QUICKSTART.name}"))
+    if executed:
+        shutil.copyfile(executed[0], out / QUICKSTART.name)
+    for failure in workflow.failures:
+        print(f"quickstart notebook failed: {failure.error}")
+        return 1
+    summary = out / "summary.csv"
+    if summary.is_file():
+        import pandas as pd
+
+        with pd.option_context("display.width", 120, "display.max_columns", 20):
+            print(pd.read_csv(summary).to_string(index=False))
+    print(f"written to {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
+    return 0
+
