@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n=== {bench_id}: {script} ({target})", flush=True)
         start = time.perf_counter()
         code = subprocess.call([sys.executable, str(path)])
-        rows.append((bench_id, target, "met" if code == 0 else "MISSED", time.perf_counter() - start))
+        seconds = time.perf_counter() - start
+        rows.append((bench_id, target, "met" if code == 0 else "MISSED", seconds))
     print("\n id  result  seconds  target")
     for bench_id, target, result, seconds in rows:
         print(f" {bench_id}  {result:<6}  {seconds:7.1f}  {target}")
