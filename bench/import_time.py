@@ -19,8 +19,8 @@ import time, sys, json
 t = time.perf_counter()
 import mushin_nb
 dt = time.perf_counter() - t
-print(json.dumps({"s": dt, "heavy": [m for m in %r if m in sys.modules]}))
-""" % (HEAVY,)
+print(json.dumps({"s": dt, "heavy": [m for m in HEAVY if m in sys.modules]}))
+""".replace("HEAVY", repr(HEAVY))
 
 LOAD_EXT = """
 import time, sys, json
@@ -31,8 +31,8 @@ t = time.perf_counter()
 ip.run_line_magic("load_ext", "mushin_nb")
 dt = time.perf_counter() - t
 new = set(sys.modules) - before  # IPython itself may load matplotlib: count only ours
-print(json.dumps({"s": dt, "heavy": [m for m in %r if m in new]}))
-""" % (HEAVY,)
+print(json.dumps({"s": dt, "heavy": [m for m in HEAVY if m in new]}))
+""".replace("HEAVY", repr(HEAVY))
 
 
 def _measure(code: str, repeat: int = 5) -> tuple[float, list[str]]:
