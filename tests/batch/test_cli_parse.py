@@ -71,12 +71,14 @@ def test_bad_items_exit_2_with_the_message(capsys):
 def test_demo_hands_its_options_to_the_demo_module(monkeypatch, tmp_path):
     calls = []
     fake = types.ModuleType("mushin_nb._demo")
-    fake.main = lambda **kw: calls.append(kw) or 0
+    fake.main = lambda **kw: calls.append(("main", kw)) or 0
+    fake.run_quickstart = lambda **kw: calls.append(("quickstart", kw)) or 0
     monkeypatch.setitem(sys.modules, "mushin_nb._demo", fake)
     assert main(["demo", "--out", str(tmp_path), "--seeds", "3", "--quick"]) == 0
     assert main(["demo", "--krum"]) == 0
-    assert calls == [{"out": str(tmp_path), "seeds": 3, "quick": True, "krum": False},
-                     {"seeds": 5, "quick": False, "krum": True}]  # the demo picks `out`
+    # the main job is the quickstart notebook; the Krum demo is a Python study
+    assert calls == [("quickstart", {"out": str(tmp_path), "seeds": 3, "quick": True}),
+                     ("main", {"seeds": 5, "quick": False, "krum": True})]  # demo picks `out`
 
 
 def test_demo_without_the_demo_module_says_so(monkeypatch, capsys):
