@@ -289,12 +289,15 @@ def run_quickstart(out: str | os.PathLike = DEFAULT_OUT, seeds: int = 5,
     for failure in workflow.failures:
         print(f"quickstart notebook failed: {failure.error}")
         return 1
-    summary = out / "summary.csv"
-    if summary.is_file():
+    if (out / "results.nc").is_file():
         import pandas as pd
 
+        from mushin_nb.compare import BenchmarkResult
+
+        result = BenchmarkResult.load(out / "results.nc")
+        _figures(result, out)  # the static figures and the interactive report.html
         with pd.option_context("display.width", 120, "display.max_columns", 20):
-            print(pd.read_csv(summary).to_string(index=False))
+            print(result.summary().to_string(index=False))
     print(f"written to {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
     return 0
 

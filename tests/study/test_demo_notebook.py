@@ -13,7 +13,8 @@ def test_demo_command_executes_the_quickstart_notebook(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--quick", "--seeds", "2"]) == 0
     names = {p.name for p in out.iterdir()}
-    assert {"results.nc", "comparisons.csv", "summary.csv", _demo.QUICKSTART.name} <= names
+    assert {"results.nc", "comparisons.csv", "summary.csv", "report.html", "summary.png",
+            _demo.QUICKSTART.name} <= names
     executed = nbformat.read(out / _demo.QUICKSTART.name, as_version=4)
     assert executed.metadata["papermill"]["parameters"]["seeds"] == 2
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
