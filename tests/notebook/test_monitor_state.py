@@ -184,7 +184,8 @@ def test_syncs_are_batched_and_throttled(monkeypatch):
     mon.close()
     # at most one batched message per interval, plus the trailing one and close()'s
     assert 3 <= len(sent) <= wall / 0.2 + 3, (len(sent), wall)
-    assert "finished" in sent[-1] and "statuses" in sent[-1]
+    # the timer thread may already have synced the last statuses: close() then adds the rest
+    assert "finished" in sent[-1] and any("statuses" in keys for keys in sent)
     assert mon.statuses == "d" * 50 and mon.finished
     assert all(len(points) <= 101 for points in mon.curve["loss"].values())
 
