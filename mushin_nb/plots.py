@@ -61,6 +61,13 @@ def _methods(result: Any) -> list[str]:
     return [str(m) for m in result.data["method"].values]
 
 
+def _inputs(result: Any, metric: str | None, backend: str) -> tuple[list[str], list[str]]:
+    """Check the arguments every result plot takes; return its metrics and methods."""
+    _check_backend(backend)
+    _check_result(result)
+    return _metrics(result, metric), _methods(result)
+
+
 def _panels(ax: Any, n: int, width: float, height: float) -> tuple[Any, list[Any]]:
     """The figure and one axes per panel: new ones, or ``ax`` when given (one panel)."""
     if ax is not None:
@@ -113,9 +120,7 @@ def plot_summary(result: Any, metric: str | None = None, *, backend: str = "hvpl
     -------
     holoviews object or matplotlib.figure.Figure
     """
-    _check_backend(backend)
-    _check_result(result)
-    metrics, methods = _metrics(result, metric), _methods(result)
+    metrics, methods = _inputs(result, metric, backend)
     table = result.summary()
     frames = {name: table[table["metric"] == name].set_index("method").loc[methods]
               for name in metrics}
@@ -215,9 +220,7 @@ def plot_pvalues(result: Any, metric: str | None = None, *, backend: str = "hvpl
     -------
     holoviews object or matplotlib.figure.Figure
     """
-    _check_backend(backend)
-    _check_result(result)
-    metrics, methods = _metrics(result, metric), _methods(result)
+    metrics, methods = _inputs(result, metric, backend)
     cells = {name: _pvalue_cells(result.comparisons, name, methods) for name in metrics}
     if backend == "matplotlib":
         fig, axes = _panels(ax, len(metrics), 1.0 * len(methods) + 2.4, 0.9 * len(methods) + 1.2)
@@ -287,9 +290,7 @@ def plot_seeds(result: Any, metric: str | None = None, *, backend: str = "hvplot
     -------
     holoviews object or matplotlib.figure.Figure
     """
-    _check_backend(backend)
-    _check_result(result)
-    metrics, methods = _metrics(result, metric), _methods(result)
+    metrics, methods = _inputs(result, metric, backend)
     frames = {name: result.data[name].transpose("method", "seed").to_dataframe().reset_index()
               for name in metrics}
     if backend == "matplotlib":
