@@ -170,15 +170,21 @@ def _figures(result: Any, out: Path) -> list[Path]:
         figure = plot(result, backend="matplotlib")
         _write(out / f"{name}.png", lambda tmp, f=figure: f.savefig(tmp, format="png", dpi=110))
         written.append(out / f"{name}.png")
+    return [*written, _report(result, out)]
+
+
+def _report(result: Any, out: Path) -> Path:
+    """Write ``report.html``: the three figures, one metric selector, working offline."""
     import holoviews as hv
     import panel as pn
 
-    # one page, one metric selector for the three figures; inline resources work offline
-    page = pn.panel(hv.Layout([plot(result, backend="hvplot") for plot in plots.values()])
-                    .cols(1))
+    from mushin_nb.plots import plot_pvalues, plot_seeds, plot_summary
+
+    plots = (plot_summary, plot_pvalues, plot_seeds)
+    page = pn.panel(hv.Layout([plot(result, backend="hvplot") for plot in plots]).cols(1))
     _write(out / "report.html", lambda tmp: page.save(
         tmp, embed=True, progress=False, resources="inline", title="mushin_nb demo"))
-    return [*written, out / "report.html"]
+    return out / "report.html"
 
 
 def _study(krum: bool, seeds: int, quick: bool, working_dir: Path) -> Any:
@@ -295,7 +301,7 @@ def run_quickstart(out: str | os.PathLike = DEFAULT_OUT, seeds: int = 5,
         from mushin_nb.compare import BenchmarkResult
 
         result = BenchmarkResult.load(out / "results.nc")
-        _figures(result, out)  # the static figures and the interactive report.html
+        _report(result, out)  # the notebook wrote the static figures; add the interactive page
         with pd.option_context("display.width", 120, "display.max_columns", 20):
             print(result.summary().to_string(index=False))
     print(f"written to {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
