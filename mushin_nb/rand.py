@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from mushin_nb._rng import as_generator
 from mushin_nb.errors import MushinTypeError, bad_value
 
 __all__ = ["Distribution", "uniform", "loguniform", "ints", "oneof", "sample"]
@@ -155,15 +156,6 @@ def oneof(values: Sequence[Any], weights: Sequence[float] | None = None) -> Dist
     return _OneOf(tuple(values), p)
 
 
-def _generator(seed: Any) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise bad_value("seed", seed, "a non-negative int or a numpy.random.Generator",
-                        "pass an explicit seed, e.g. seed=0", cls=MushinTypeError)
-    return np.random.default_rng(int(seed))
-
-
 def sample(space: Mapping[str, Any], n: int, *, seed: int | np.random.Generator
            ) -> list[dict[str, Any]]:
     """Draw ``n`` candidates from ``space``.
@@ -192,6 +184,6 @@ def sample(space: Mapping[str, Any], n: int, *, seed: int | np.random.Generator
                         "e.g. {'lr': loguniform(1e-4, 1e-1)}", cls=MushinTypeError)
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise bad_value("n", n, "a positive int", "e.g. n=20")
-    rng = _generator(seed)
+    rng = as_generator(seed)
     return [{key: value.draw(rng) if isinstance(value, Distribution) else value
              for key, value in space.items()} for _ in range(int(n))]

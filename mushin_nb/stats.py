@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mushin_nb._rng import as_generator
 from mushin_nb.errors import MushinTypeError, MushinValueError, bad_value
 
 __all__ = [
@@ -105,7 +106,7 @@ def check_settings(test: str = "welch", alpha: float = 0.05, pairs: str = "all",
                         cls=MushinTypeError)
     if not 0 < alpha < 1:
         raise bad_value("alpha", alpha, "a float in (0, 1)", "use e.g. alpha=0.05")
-    _rng(seed)
+    as_generator(seed)
 
 
 def _choice(arg: str, value: Any, known: Sequence[str], extra: str = "") -> None:
@@ -113,15 +114,6 @@ def _choice(arg: str, value: Any, known: Sequence[str], extra: str = "") -> None
         names = ", ".join(repr(k) for k in known)
         raise bad_value(arg, value, f"one of {names}{' ' + extra if extra else ''}",
                         f"pick one of the listed names, e.g. {arg}={known[0]!r}")
-
-
-def _rng(seed: Any) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise bad_value("seed", seed, "a non-negative int or a numpy.random.Generator",
-                        "pass e.g. seed=0", cls=MushinTypeError)
-    return np.random.default_rng(int(seed))
 
 
 def _sample(arg: str, values: Any, minimum: int = 2) -> np.ndarray:
@@ -172,7 +164,7 @@ def _test_rows(test: str, a: np.ndarray, b: np.ndarray, seed: Any,
         else:  # permutation: difference in means, independent samples
             res = stats.permutation_test(
                 (a, b), _mean_diff, vectorized=True, n_resamples=n_resamples, axis=-1,
-                alternative="two-sided", rng=_rng(seed))
+                alternative="two-sided", rng=as_generator(seed))
     return np.atleast_1d(np.asarray(res.statistic, float)), np.atleast_1d(
         np.asarray(res.pvalue, float))
 
@@ -433,7 +425,7 @@ def bootstrap_ci(a: Sequence[float], b: Sequence[float] | None = None, *,
     """
     _choice("method", method, BOOTSTRAPS)
     confidence = _confidence(confidence)
-    gen = _rng(rng)
+    gen = as_generator(rng, "rng")
     x = _sample("a", a)
     if b is None:
         idx = gen.integers(0, x.size, (n_resamples, x.size))
@@ -616,7 +608,7 @@ def compare_scores(scores: Any, *, methods: Sequence[str], metrics: Sequence[str
             "a test needs at least 2 seeds per method. Fix: run at least 2 seeds (5 or "
             "more for a useful test).")
     confidence = 1.0 - float(alpha)
-    rng = _rng(seed)
+    rng = as_generator(seed)
     paired = test in PAIRED_TESTS
     rows = [_Row(k, i, j) for k in range(x.shape[1])
             for i, j in _pairs(x.shape[0], pairs, reference)]
