@@ -16,6 +16,15 @@ from scipy import stats
 
 def _cells(tmp) -> dict[str, str]:
     wd, wd2, wd3 = (shlex.quote(str(tmp / name)) for name in ("sweep a", "resume", "never"))
+    sweep = f"""
+            %%mushin lr=0.1,0.01 seed=range(0,3) epochs=2 --out ds --working-dir {wd}
+            with open(COUNT, "a") as fh:
+                fh.write(f"{{lr}} {{seed}}\\n")
+            if lr == 0.01 and seed == 2:
+                raise ValueError("diverged at lr=0.01")
+            score = bump(base) + lr * 10 + seed * epochs
+            {{"score": score, "partial": sum(lr * s for s in range(seed + 1))}}
+            """
     return {
         "setup": f"""
             %load_ext mushin_nb
@@ -29,15 +38,7 @@ def _cells(tmp) -> dict[str, str]:
                 with open(path) as fh:
                     return len(fh.readlines())
             """,
-        "sweep": f"""
-            %%mushin lr=0.1,0.01 seed=range(0,3) epochs=2 --out ds --working-dir {wd}
-            with open(COUNT, "a") as fh:
-                fh.write(f"{{lr}} {{seed}}\\n")
-            if lr == 0.01 and seed == 2:
-                raise ValueError("diverged at lr=0.01")
-            score = bump(base) + lr * 10 + seed * epochs
-            {{"score": score, "partial": sum(lr * s for s in range(seed + 1))}}
-            """,
+        "sweep": sweep,
         "inspect": """
             print(json.dumps({
                 "dims": list(ds.score.dims), "lr": ds.lr.values.tolist(),
@@ -48,15 +49,7 @@ def _cells(tmp) -> dict[str, str]:
                 "leaked": [n for n in ("lr", "seed", "epochs", "score", "fh") if n in globals()],
                 "runs": lines(COUNT)}))
             """,
-        "rerun": f"""
-            %%mushin lr=0.1,0.01 seed=range(0,3) epochs=2 --out ds --working-dir {wd}
-            with open(COUNT, "a") as fh:
-                fh.write(f"{{lr}} {{seed}}\\n")
-            if lr == 0.01 and seed == 2:
-                raise ValueError("diverged at lr=0.01")
-            score = bump(base) + lr * 10 + seed * epochs
-            {{"score": score, "partial": sum(lr * s for s in range(seed + 1))}}
-            """,
+        "rerun": sweep,  # the same cell again: resume runs only the failed job
         "after_rerun": "print(lines(COUNT))",
         "resume_a": f"""
             %%mushin x=1,2,3 --out sq --working-dir {wd2}
