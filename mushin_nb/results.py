@@ -167,7 +167,9 @@ def build_dataset(coords: Mapping[str, Sequence[Any]], cells: Mapping[str, Seque
 def _netcdf_native(value: Any) -> bool:
     if isinstance(value, (bool, np.bool_)) or value is None:
         return False
-    if isinstance(value, (str, int, float, np.integer, np.floating)):
+    if isinstance(value, str):
+        return _storable(value)  # else JSON keeps it: NUL as \u0000, a surrogate as \ud800
+    if isinstance(value, (int, float, np.integer, np.floating)):
         return True
     return isinstance(value, np.ndarray) and value.dtype.kind in "iuf" and value.ndim == 1
 
@@ -189,6 +191,30 @@ def _encode_attrs(attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
     if encoded:
         out[JSON_ATTRS] = json.dumps(encoded)
     return out
+
+
+def _storable(text: str) -> bool:
+    """Whether netCDF stores ``text`` as is: UTF-8 encodable, with no NUL (HDF5 ends there)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from a mis-decoded file name
+        return False
+    return True
+
+
+def _check_text(ds: Any) -> None:
+    """Refuse text values netCDF cannot store, before anything is written."""
+    for name, var in ds.variables.items():
+        if var.dtype.kind not in "OU":
+            continue
+        for value in np.asarray(var.values).ravel():
+            if isinstance(value, str) and not _storable(value):
+                raise bad_value(f"ds[{name!r}]", value, "text netCDF can store: valid UTF-8 "
+                                "without NUL characters ('\\x00')",
+                                "remove or replace those characters, e.g. with "
+                                "ds[name].str.replace('\\x00', '')", MushinValueError)
 
 
 def _decode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -242,6 +268,7 @@ def save_netcdf(ds: Any, path: str | os.PathLike) -> Path:
     if importlib.util.find_spec("h5py") is None:
         raise MushinImportError("save_netcdf writes netCDF-4 through h5netcdf, which needs "
                                 "h5py; it is not installed. Fix: pip install h5py")
+    _check_text(ds)
     out = ds.copy()
     out.attrs = _encode_attrs(ds.attrs, "ds")
     for name, var in out.variables.items():

@@ -3,6 +3,13 @@
 import os
 
 import pytest
+from hypothesis import settings
+
+# The same examples on every run, so a red run can be replayed;
+# HYPOTHESIS_PROFILE=explore draws fresh ones (the way to hunt for new failures).
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("HYDRA_FULL_ERROR", "1")

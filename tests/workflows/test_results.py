@@ -63,6 +63,8 @@ def test_coord_from_metrics_names_the_first_metric_dimension():
     assert ds.epoch.values.tolist() == [0, 1, 2, 3] and "epoch" not in ds.data_vars
 
 
+# what netCDF can store as text (NUL and lone surrogates: see test_text_netcdf_cannot_store)
+TEXT = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 attr_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-2**62, 2**62),
               st.floats(allow_nan=False), st.text(max_size=8)),
@@ -77,7 +79,8 @@ attr_values = st.recursive(
                              attr_values, max_size=5),
        values=hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 2)),
                          elements=st.floats(allow_nan=True, allow_infinity=True)),
-       labels=st.lists(st.text(min_size=1, max_size=6), min_size=3, max_size=3, unique=True))
+       labels=st.lists(st.text(TEXT, min_size=1, max_size=6), min_size=3, max_size=3,
+                       unique=True))
 def test_netcdf_round_trip_is_identical(tmp_path, attrs, values, labels):
     ds = xr.Dataset(
         {"acc": (("seed", "acc_dim0"), values),
@@ -91,6 +94,22 @@ def test_netcdf_round_trip_is_identical(tmp_path, attrs, values, labels):
     xr.testing.assert_identical(back, ds)
     assert back.attrs == attrs and JSON_ATTRS not in back.attrs
     assert back.acc.attrs == {"unit": "%", "flag": True}
+
+
+def test_text_netcdf_cannot_store(tmp_path):
+    path = tmp_path / "r.nc"
+    first = build_dataset({"a": [1, 2]}, {"v": [1.0, 2.0]}, {"note": "x\x00y"})
+    save_netcdf(first, path)  # attrs keep the NUL (stored as JSON)
+    assert load_results(path).attrs["note"] == "x\x00y"
+    assert save_netcdf(first.assign_attrs(odd="\ud800"), tmp_path / "odd.nc")
+    assert load_results(tmp_path / "odd.nc").attrs["odd"] == "\ud800"
+    (tmp_path / "odd.nc").unlink()
+    for bad in ("a\x00b", "\ud800"):
+        labelled = build_dataset({"name": ["ok", bad]}, {"v": [1.0, 2.0]})
+        with pytest.raises(MushinValueError, match=r"`ds\['name'\]`.*NUL characters.*Fix: "):
+            save_netcdf(labelled, path)
+    xr.testing.assert_identical(load_results(path), first)  # the old file is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["r.nc"]
 
 
 def test_save_replaces_atomically(tmp_path):
