@@ -40,6 +40,7 @@ from mushin_nb.errors import (
     bad_value,
     describe,
 )
+from mushin_nb.progress import current_job
 from mushin_nb.stats import MushinWarning
 
 __all__ = [
@@ -464,7 +465,9 @@ class _TrainJob:
         name = self.names[slug]
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         # `torch.save(model, "checkpoints/x.pt")` from the job dir lands in working_dir/checkpoints
-        link = Path(CHECKPOINTS)
+        job = current_job()
+        link = (job.job_dir if job is not None and job.job_dir is not None
+                else Path.cwd()) / CHECKPOINTS
         if not link.exists() and not link.is_symlink():
             try:
                 link.symlink_to(self.checkpoints, target_is_directory=True)
@@ -490,8 +493,10 @@ class Study:
         Method name -> ``train_fn(seed) -> checkpoint path``. A ``train_fn`` runs with its
         job directory as the current directory, where ``checkpoints/`` leads to
         ``<working_dir>/checkpoints`` (also given by :func:`checkpoint_dir`); a relative
-        path it returns is resolved against the job directory. Names become path-safe
-        sweep values (other characters turn into ``_``).
+        path it returns is resolved against the current directory. A Study run from a
+        thread other than the main one (a widget's background run) leaves the process's
+        current directory alone: its ``train_fn`` should save to :func:`checkpoint_dir`.
+        Names become path-safe sweep values (other characters turn into ``_``).
     load_fn : callable, optional
         ``load_fn(path) -> torch.nn.Module``; default :func:`load_checkpoint` (safe
         ``weights_only`` loading; see :func:`state_dict_loader` and :func:`load_module`).

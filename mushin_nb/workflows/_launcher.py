@@ -578,6 +578,9 @@ def _run_fast(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome], sink:
         return
     fmt = OmegaConf.select(master, "hydra.job_logging.formatters.simple.format", default=None)
     log_name = f"{master.hydra.job.name}.log"
+    # the working directory is the whole process's: a sweep run from a background thread
+    # (a notebook widget's run) must not move the kernel's under the user's feet
+    on_main = threading.current_thread() is threading.main_thread()
     for job in pending:
         cfg = job.cfg if job.cfg is not None else fast.task_cfg(job.overrides)
         job.cfg = cfg
@@ -585,7 +588,7 @@ def _run_fast(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome], sink:
         fast.write_files(job.job_dir, cfg, hydra_yaml, job.overrides)
         sink.job_start(job.index)
         with contextlib.ExitStack() as stack:
-            stack.enter_context(_in_dir(job.job_dir, chdir))
+            stack.enter_context(_in_dir(job.job_dir, chdir and on_main))
             if env_set:
                 stack.enter_context(env_override(env_set))
             stack.enter_context(_job_logging(spec.with_log_configuration,

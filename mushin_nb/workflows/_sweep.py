@@ -118,6 +118,14 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
     MultiRunMetricsWorkflow
         Already run: ``.to_xarray()``, ``.metrics``, ``.failures``, ``.working_dir``.
 
+    Notes
+    -----
+    The in-process launcher runs each job in its own directory (``hydra.job.chdir``, on by
+    default as in rai-toolbox's mushin) only when ``sweep`` is called from the main
+    thread.  Called from another thread (say, a widget's background run), it leaves the
+    process's working directory alone, since changing it would move the notebook's too;
+    a task then finds its directory with ``mushin_nb.progress.current_job().job_dir``.
+
     Examples
     --------
     >>> import tempfile

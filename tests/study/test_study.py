@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,40 @@ def test_relative_checkpoint_paths_resolve_against_the_job_dir(tmp_path, test_ba
         assert path.is_absolute() and path.is_file() and path.name == "model.pt"
         assert path.parent.parent == wd / "sweep"
     assert study.checkpoints["cnn"] == [str(wd / "checkpoints" / f"cnn_{s}.pt") for s in (0, 1)]
+
+
+def test_a_study_run_from_a_background_thread_leaves_the_callers_dir_alone(
+        in_tmp, test_batches, train_tiny):
+    cwds = []
+
+    def train(seed):
+        cwds.append(os.getcwd())
+        path = checkpoint_dir() / f"mlp_{seed}.pt"
+        torch.save(train_tiny("mlp", seed, 1), path)
+        return path
+
+    study = Study({"mlp": train, "mlp2": train}, seeds=[0, 1], data=test_batches,
+                  num_classes=10, metrics=["accuracy"], working_dir=in_tmp / "wd", **QUIET)
+    errors = []
+    worker = threading.Thread(target=lambda: errors.extend(_raised(study.run)))
+    worker.start()
+    worker.join()
+    assert errors == []
+    assert set(cwds) == {str(in_tmp)}  # never moved: the notebook's cwd is the process's
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["wd"]  # no stray checkpoints link
+    job_dirs = [p.parent.parent for p in (in_tmp / "wd" / "sweep").rglob(".mushin/record.json")]
+    assert len(job_dirs) == 4
+    for job_dir in job_dirs:  # the link is made in each job's own dir
+        assert (job_dir / "checkpoints").resolve() == (in_tmp / "wd" / "checkpoints")
+    assert len(study.checkpoints["mlp"]) == 2
+
+
+def _raised(fn):
+    try:
+        fn()
+    except Exception as exc:  # handed back to the test's thread
+        return [exc]
+    return []
 
 
 def test_checkpoint_dir_outside_a_study_is_checkpoints_in_the_cwd(in_tmp):

@@ -2,6 +2,8 @@
 
 import logging
 import os
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +136,29 @@ def test_jobs_run_in_their_directory_and_cwd_is_restored(in_tmp):
         assert Path(cwd) == job_dir
         assert (job_dir / "out.txt").exists()
     assert not (in_tmp / "out.txt").exists()
+
+
+def test_a_sweep_from_a_background_thread_leaves_the_cwd_alone(in_tmp):
+    seen = []
+
+    def task(i):
+        seen.append(os.getcwd())
+        time.sleep(0.05)  # the main thread looks meanwhile
+        return {"v": i * 10}
+
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(
+        wf=sweep(task, {"i": multirun([0, 1, 2])}, progress=False)))
+    worker.start()
+    watched = []
+    while worker.is_alive():  # what a notebook cell running meanwhile would see
+        watched.append(os.getcwd())
+        time.sleep(0.005)
+    worker.join()
+    assert seen == [str(in_tmp)] * 3 and set(watched) == {str(in_tmp)}
+    wf = result["wf"]
+    assert wf.to_xarray().v.values.tolist() == [0, 10, 20]
+    assert all((d / ".mushin" / "record.json").exists() for d in wf.multirun_working_dirs)
 
 
 def test_cwd_restored_when_a_job_raises_a_base_exception(in_tmp):
