@@ -17,6 +17,7 @@ import math
 import operator
 import threading
 import time
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,17 @@ _QUIET_EXIT = 10.0  # seconds without news after which the sync thread ends
 
 
 class _Series:
-    """One job's values of one metric, thinned to at most ``2 * cap`` kept points."""
+    """One job's values of one metric, thinned to at most ``2 * cap`` kept points.
+
+    The points are kept unboxed (``array('d')``): 16 bytes a point instead of about 64
+    for two float objects in lists, and nothing for the garbage collector to walk.
+    """
 
     __slots__ = ("xs", "ys", "cap", "stride", "seen", "last", "cache", "text")
 
     def __init__(self, cap: int) -> None:
-        self.xs: list[float] = []
-        self.ys: list[float] = []
+        self.xs = array("d")
+        self.ys = array("d")
         self.cap, self.stride, self.seen = cap, 1, 0
         self.last: tuple[float, float] | None = None
         self.cache: list[list[float]] | None = None
