@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "tune": "mushin_nb.tune",
     "TuneResults": "mushin_nb.tune",
     "report": "mushin_nb.progress",
+    "JobSkipped": "mushin_nb.errors",
     "record": "mushin_nb.batch",
     "run_notebook": "mushin_nb.batch",
     "sweep_notebook": "mushin_nb.batch",

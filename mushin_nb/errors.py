@@ -22,6 +22,7 @@ __all__ = [
     "MushinImportError",
     "NotRunError",
     "SweepFailedError",
+    "JobSkipped",
     "describe",
     "bad_value",
 ]
@@ -76,6 +77,24 @@ class MushinSyntaxError(MushinError, SyntaxError):
 
 class MushinImportError(MushinError, ImportError):
     """An optional dependency is missing."""
+
+
+class JobSkipped(Exception):  # noqa: N818 - a signal, named like optuna.TrialPruned
+    """Raise inside a sweep's task to skip its job: not an error of the job.
+
+    The job is recorded as ``"skipped"`` (with the message as its reason): its cells are
+    NaN, it is listed in the workflow's ``skipped`` and not in ``failures``, the live
+    progress shows it as skipped, and the next run over the same ``working_dir`` runs it
+    again.  Use it for a job that cannot or should not run now (a stop button, a missing
+    resource), as ``optuna.TrialPruned`` is used for a pruned trial.
+
+    Examples
+    --------
+    >>> def task(lr):
+    ...     if lr > 1:
+    ...         raise JobSkipped("lr > 1 diverges; not worth the compute")
+    ...     return {"loss": lr}
+    """
 
 
 def describe(value: Any, limit: int = 80) -> str:

@@ -608,6 +608,7 @@ class Study:
         self._ran = False
         self._expected = {name: list(self.seeds) for name in self.methods}
         self._failures: list[TrainingFailure] = []
+        self._skipped: list[TrainingFailure] = []  # trainings that raised JobSkipped
         self._result: Any = None
         self.workflow: Any = None
 
@@ -777,11 +778,13 @@ class Study:
         for cfg, path in zip(wf.cfgs, wf.metrics.get("checkpoint", [None] * len(wf.cfgs))):
             if isinstance(path, str) and cfg is not None:
                 paths[names[str(cfg["method"])]][int(cfg["seed"])] = path
-        self._failures = [
-            TrainingFailure(names.get(str(f.overrides.get("method")), str(f.overrides)),
-                            int(f.overrides.get("seed", -1)), f.error,
-                            None if f.traceback_path is None else str(f.traceback_path))
-            for f in wf.failures]
+        def training(f: Any) -> TrainingFailure:
+            return TrainingFailure(names.get(str(f.overrides.get("method")), str(f.overrides)),
+                                   int(f.overrides.get("seed", -1)), f.error,
+                                   None if f.traceback_path is None else str(f.traceback_path))
+
+        self._failures = [training(f) for f in wf.failures]
+        self._skipped = [training(f) for f in wf.skipped]
         return paths
 
     def _compare(self, paths: dict[str, dict[int, str]]) -> StudyResult:
@@ -811,7 +814,7 @@ class Study:
                            missing=[(m, s, self._why(m, s)) for m, s in missing])
 
     def _why(self, method: str, seed: int) -> str:
-        for failure in self._failures:
+        for failure in [*self._failures, *self._skipped]:
             if failure.method == method and failure.seed == seed:
                 return failure.error
         return "not trained"

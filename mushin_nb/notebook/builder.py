@@ -38,6 +38,7 @@ import ipywidgets as widgets
 from mushin_nb._poller import report_callback_error
 from mushin_nb._seeds import format_seeds, parse_seeds
 from mushin_nb.errors import (
+    JobSkipped,
     MushinError,
     MushinKeyError,
     MushinRuntimeError,
@@ -495,9 +496,8 @@ class _Stoppable:
 
     def __call__(self, seed: int) -> Any:
         if os.path.exists(self.flag_path):
-            raise MushinRuntimeError("stopped: the StudyBuilder's Stop ended the study before "
-                                     "this training started. Fix: run the study again to "
-                                     "train it.")
+            raise JobSkipped("the StudyBuilder's Stop ended the study before this training "
+                             "started; run the study again to train it")
         return self.fn(seed)
 
 
@@ -1168,7 +1168,7 @@ class StudyBuilder:
     def stop(self) -> None:
         """End the running study after the training under way (the Stop button).
 
-        Trainings not started are skipped (recorded as failed, so a later run trains
+        Trainings not started are skipped (recorded as skipped, so a later run trains
         them); the comparison of what finished still runs.
         """
         if not self.running or self._flag is None:

@@ -6,6 +6,7 @@ result record, so ``load_from_dir`` rebuilds a sweep with no task code and a re-
 the same ``working_dir`` only runs what is missing.
 """
 
+from mushin_nb.errors import JobSkipped
 from mushin_nb.workflows._multirun import hydra_list, multirun
 from mushin_nb.workflows._sweep import sweep
 from mushin_nb.workflows._workflows import (
@@ -19,6 +20,7 @@ from mushin_nb.workflows._workflows import (
 __all__ = [
     "BaseWorkflow",
     "Failure",
+    "JobSkipped",
     "MultiRunMetricsWorkflow",
     "RobustnessCurve",
     "hydra_list",

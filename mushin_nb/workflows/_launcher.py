@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mushin_nb.errors import (
+    JobSkipped,
     MushinFileNotFoundError,
     MushinNotADirectoryError,
     MushinRuntimeError,
@@ -84,7 +85,7 @@ class JobOutcome:
     job_dir: Path
     overrides: list[str]
     label: str
-    status: str = "pending"  # "done" | "failed" after the sweep
+    status: str = "pending"  # "done" | "failed" | "skipped" after the sweep
     return_value: Any = None
     error: str | None = None
     traceback_path: Path | None = None
@@ -122,7 +123,7 @@ def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
     """Run one job's body and write its record; never raises an ``Exception``.
 
     ``set_env=False`` leaves ``os.environ`` alone (jobs running in threads share it).
-    Returns the final record (``status`` "done" or "failed", ``return_value``).
+    Returns the final record (``status`` "done", "failed" or "skipped", ``return_value``).
     """
     label = " ".join(o.lstrip("+~") for o in overrides) or "(no overrides)"
     event_file = job_dir / _store.RECORD_DIR / EVENT_FILE_NAME
@@ -137,6 +138,11 @@ def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
         os.environ[EVENT_FILE_ENV] = str(event_file)
     try:
         value = _check_return(body(cfg), f"job {num} ({label})")
+    except JobSkipped as exc:  # not a failure: the task chose not to run now
+        finished = time.time()
+        record = {**base, "status": "skipped", "finished": finished,
+                  "duration_s": finished - started, "return_value": None,
+                  "error_type": "JobSkipped", "error_message": str(exc) or "skipped"}
     except Exception as exc:  # one job's failure never stops the sweep
         finished = time.time()
         record = {**base, "status": "failed", "finished": finished,
@@ -153,7 +159,7 @@ def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
             os.environ[EVENT_FILE_ENV] = previous_env
     _store.write_record(job_dir, record)
     if write_events:
-        error = None if record["status"] == "done" else _error_line(record)
+        error = _error_line(record) if record["status"] == "failed" else None
         _store.append_event(event_file, "end", status=record["status"], error=error)
     if record["status"] == "done":
         record["return_value"] = value  # the live value (objects the record only reprs)
@@ -597,7 +603,7 @@ def _run_fast(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome], sink:
             record = run_job_body(spec.body, cfg, job.job_dir, job.num, job.overrides,
                                   write_events=False, fresh=not job.existed)
         _finish(job, record)
-        sink.job_end(job.index, job.status, job.error)
+        _tell_end(sink, job)
 
 
 class _LockedSink:
@@ -645,7 +651,7 @@ def _run_threads(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome],
             record = run_job_body(spec.body, cfg, job.job_dir, job.num, job.overrides,
                                   write_events=False, fresh=not job.existed, set_env=False)
         _finish(job, record)
-        locked.job_end(job.index, job.status, job.error)
+        _tell_end(locked, job)
 
     with ThreadPoolExecutor(max_workers=min(spec.threads, len(pending)),
                             thread_name_prefix="mushin-job") as pool:
@@ -659,9 +665,14 @@ def _run_threads(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome],
             raise
 
 
+def _tell_end(sink: Any, job: JobOutcome) -> None:
+    """Tell the progress sink how ``job`` ended (only a failure carries an error text)."""
+    sink.job_end(job.index, job.status, job.error if job.status == "failed" else None)
+
+
 def _finish(job: JobOutcome, record: dict[str, Any] | None) -> None:
     job.ran = True
-    if record is None or record.get("status") not in ("done", "failed"):
+    if record is None or record.get("status") not in ("done", "failed", "skipped"):
         job.status = "failed"
         job.error = ("MushinRuntimeError: the job ended without a result record "
                      "(its process died or was killed)")
@@ -669,6 +680,8 @@ def _finish(job: JobOutcome, record: dict[str, Any] | None) -> None:
     job.status = record["status"]
     job.return_value = record.get("return_value")
     job.duration_s = record.get("duration_s")
+    if job.status == "skipped":
+        job.error = f"skipped: {record.get('error_message') or 'no reason given'}"
     if job.status == "failed":
         job.error = _error_line(record)
         job.traceback_path = Path(record["traceback_path"]) if record.get(
@@ -728,7 +741,7 @@ def _run_plugin(spec: SweepSpec, hydra: Any, master: Any, pending: list[JobOutco
                                 initial_job_idx=block[0].num)
                 for job in block:
                     _finish(job, _store.read_record(job.job_dir))
-                    sink.job_end(job.index, job.status, job.error)
+                    _tell_end(sink, job)
             callbacks.on_multirun_end(config=master, config_name=spec.config_name)
         finally:
             HydraConfig.instance().cfg = saved
@@ -973,7 +986,7 @@ def _run(spec: SweepSpec, hydra: Any, master: Any, fast: _FastJobs, result: Swee
             _run_fast(spec, fast, pending, sink, chdir)
         elif pending:
             _run_plugin(spec, hydra, master, pending, sink)
-        ok = all(job.status == "done" for job in result.jobs)
+        ok = all(job.status in ("done", "skipped") for job in result.jobs)
     finally:
         sink.close(ok)
     if name != FAST or any(job.cfg is None for job in result.jobs):

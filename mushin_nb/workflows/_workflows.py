@@ -170,6 +170,8 @@ class BaseWorkflow:
         self._working_dir: Path | None = None
         self._task_overrides: list[str] | None = None
         self.failures: list[Failure] = []
+        #: Jobs whose task raised :class:`~mushin_nb.errors.JobSkipped` (run again next time).
+        self.skipped: list[Failure] = []
         task = inspect.getattr_static(type(self), "task", None)
         if hasattr(self, "evaluation_task") and any(
                 task is vars(k).get("task") for k in _own_classes()):
@@ -394,12 +396,15 @@ class BaseWorkflow:
     @staticmethod
     def _summary(result: _launcher.SweepResult) -> str:
         jobs = result.jobs
-        failed = [job for job in jobs if job.status != "done"]
-        skipped = sum(job.status == "done" and not job.ran for job in jobs)
+        failed = [job for job in jobs if job.status not in ("done", "skipped")]
+        skipped = [job for job in jobs if job.status == "skipped"]
+        earlier = sum(job.status == "done" and not job.ran for job in jobs)
         text = (f"mushin_nb: {len(jobs)} jobs in {result.working_dir}: "
-                f"{len(jobs) - len(failed)} done")
+                f"{len(jobs) - len(failed) - len(skipped)} done")
+        if earlier:
+            text += f" ({earlier} from earlier runs)"
         if skipped:
-            text += f" ({skipped} from earlier runs)"
+            text += f", {len(skipped)} skipped ({skipped[0].error}); see .skipped"
         if failed:
             text += (f", {len(failed)} failed (first: {failed[0].label}: {failed[0].error}); "
                      "see .failures")
@@ -486,7 +491,8 @@ class MultiRunMetricsWorkflow(BaseWorkflow):
     ``task`` returns a dict ``metric name -> number or array`` (or None).  Every job's
     return value is saved in its directory, so ``load_from_dir`` restores the metrics
     without the task's code; a job that raises is recorded, its cells are NaN and it
-    is listed in ``failures``.
+    is listed in ``failures`` (or in ``skipped`` when it raised
+    :class:`~mushin_nb.errors.JobSkipped`; a re-run runs both kinds again).
 
     Examples
     --------
@@ -570,14 +576,15 @@ class MultiRunMetricsWorkflow(BaseWorkflow):
         self.cfgs = [job.cfg for job in result.jobs]
         self.metrics = self._process_metrics(
             [job.return_value if job.status == "done" else None for job in result.jobs])
-        self.failures = self._failures(result.jobs)
+        self.failures = self._failures(result.jobs, skipped=False)
+        self.skipped = self._failures(result.jobs, skipped=True)
         self._labels = [job.label for job in result.jobs]
 
     @staticmethod
-    def _failures(jobs: Sequence[_launcher.JobOutcome]) -> list[Failure]:
+    def _failures(jobs: Sequence[_launcher.JobOutcome], skipped: bool) -> list[Failure]:
         out = []
         for job in jobs:
-            if job.status != "done":
+            if job.status != "done" and (job.status == "skipped") == skipped:
                 params = parse_task_overrides(job.overrides)
                 out.append(Failure(params, job.error or "job did not finish",
                                    job.traceback_path, job.job_dir, job.num))

@@ -179,7 +179,8 @@ def test_stop_ends_after_the_running_training_and_keeps_what_finished(tmp_path):
     assert TRAINED == [("wide", 0), ("wide", 1), ("wide", 2), ("gated", 0), ("gated", 1)]
     assert b.study.missing == [("train_gated", 2)]
     assert [(m, s) for m, s, _ in result.missing] == [("train_gated", 2)]
-    assert result.missing[0][2].startswith("MushinRuntimeError: stopped: the StudyBuilder's Stop")
+    assert result.missing[0][2].startswith("skipped: the StudyBuilder's Stop ended the study")
+    assert b.study.failures == []  # a stopped training is not a failed one
     gated = result.data["accuracy"].values[result.methods.index("train_gated")]
     assert np.isfinite(gated[:2]).all() and np.isnan(gated[2])
     assert re.search(r"stopped in [\d.]+ s, 1 training\(s\) left out", b.status.value)

@@ -92,3 +92,18 @@ def test_bad_arguments_say_what_to_do():
 def test_load_of_a_missing_dir(in_tmp):
     with pytest.raises(MushinFileNotFoundError, match="nowhere"):
         load_sweep(in_tmp / "nowhere")
+
+
+def test_a_cell_can_skip_its_job(in_tmp, capsys):
+    from mushin_nb.notebook.widgets import SweepMonitor
+
+    cell = ("import mushin_nb\n"
+            "if w == 2:\n"
+            "    raise mushin_nb.JobSkipped('not today')\n"
+            "{'v': w * 10}\n")
+    monitor = SweepMonitor(display=False)
+    ds = run_cell_sweep(cell, {"w": multirun([1, 2])}, namespace={}, out="res",
+                        working_dir=in_tmp / "wd", progress=monitor)
+    assert ds["v"].values[0] == 10 and np.isnan(ds["v"].values[1])
+    assert monitor.statuses == "ds" and monitor.errors == {}
+    assert "1 skipped (skipped: not today)" in capsys.readouterr().out
