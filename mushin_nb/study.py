@@ -20,7 +20,10 @@ files the user declares trusted.
 from __future__ import annotations
 
 import contextvars
+import functools
+import hashlib
 import html
+import inspect
 import numbers
 import os
 import re
@@ -459,6 +462,8 @@ class _TrainJob:
     def __init__(self, train_fns: dict[str, Callable[[int], Any]], names: dict[str, str],
                  checkpoints: Path) -> None:
         self.train_fns, self.names, self.checkpoints = train_fns, names, checkpoints
+        # hashed here, in the caller's process: a worker may not see a notebook's source
+        self.codes = {slug: _fingerprint(fn) for slug, fn in train_fns.items()}
 
     def __call__(self, method: str, seed: int) -> dict[str, str]:
         slug, seed = str(method), int(seed)
@@ -478,7 +483,32 @@ class _TrainJob:
             returned = self.train_fns[slug](seed)
         finally:
             _CHECKPOINT_DIR.reset(token)
-        return {"checkpoint": str(_check_path(name, seed, returned))}
+        return {"checkpoint": str(_check_path(name, seed, returned)),
+                "train_fn": self.codes[slug]}
+
+
+def _fingerprint(fn: Callable[..., Any]) -> str:
+    """A short hash of a train_fn's code, to notice checkpoints trained by older code.
+
+    It follows ``__wrapped__`` and :func:`functools.partial` (whose arguments count), and
+    hashes the source of a function, or of the class of a callable object. Values a
+    function reads from outside (globals, closure cells) are not part of it.
+    """
+    parts = []
+    while True:
+        if isinstance(fn, functools.partial):
+            parts.append(repr((fn.args, sorted(fn.keywords.items()))))
+            fn = fn.func
+        elif getattr(fn, "__wrapped__", None) is not None:
+            fn = fn.__wrapped__
+        else:
+            break
+    target = fn if inspect.isroutine(fn) else type(fn)
+    try:
+        parts.append(inspect.getsource(target))
+    except (OSError, TypeError):  # built-ins, code typed at a plain REPL
+        parts.append(f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------- the Study
@@ -511,7 +541,10 @@ class Study:
     working_dir : str or os.PathLike
         Where the sweep (``sweep/``) and the checkpoints (``checkpoints/``) live; running
         a Study again in the same directory resumes it (pairs are matched by method name
-        and seed: after changing a train_fn, use a new directory).
+        and seed). Each checkpoint records a hash of its train_fn's source code; when a
+        reused checkpoint was trained by different code, a ``MushinWarning`` names the
+        method and seeds (values the code reads from outside it are not hashed). After
+        changing a train_fn, use a new directory.
     launcher : str, optional
         A Hydra launcher for the trainings (``"joblib"``, ``"submitit_local"``...); the
         train_fns must then be picklable. Default: in-process.
@@ -778,6 +811,8 @@ class Study:
         for cfg, path in zip(wf.cfgs, wf.metrics.get("checkpoint", [None] * len(wf.cfgs))):
             if isinstance(path, str) and cfg is not None:
                 paths[names[str(cfg["method"])]][int(cfg["seed"])] = path
+        _warn_stale(wf, job.codes, names, self.working_dir)
+
         def training(f: Any) -> TrainingFailure:
             return TrainingFailure(names.get(str(f.overrides.get("method")), str(f.overrides)),
                                    int(f.overrides.get("seed", -1)), f.error,
@@ -818,6 +853,26 @@ class Study:
             if failure.method == method and failure.seed == seed:
                 return failure.error
         return "not trained"
+
+
+def _warn_stale(wf: Any, current: dict[str, str], names: dict[str, str],
+                working_dir: Path) -> None:
+    """Warn when reused checkpoints were trained by a train_fn whose code changed since."""
+    stale: dict[str, list[int]] = {}
+    recorded = wf.metrics.get("train_fn", [None] * len(wf.cfgs))
+    for job, cfg, code in zip(wf._sweep.jobs, wf.cfgs, recorded):
+        if job.ran or job.status != "done" or not isinstance(code, str) or cfg is None:
+            continue  # trained just now, not trained, or recorded before fingerprints
+        slug = str(cfg["method"])
+        if code != current.get(slug):
+            stale.setdefault(names[slug], []).append(int(cfg["seed"]))
+    if stale:
+        listed = "; ".join(f"{m!r} (seeds {sorted(s)})" for m, s in stale.items())
+        warnings.warn(
+            f"Study: the train_fn code of {listed} changed since those checkpoints were "
+            f"trained; they are reused as they are. Fix: to retrain, run the study with a new "
+            f"working_dir, or delete {working_dir / SWEEP} (and the old checkpoints).",
+            MushinWarning, stacklevel=4)
 
 
 def _no_training(seed: int) -> None:

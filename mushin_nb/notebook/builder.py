@@ -493,6 +493,7 @@ class _Stoppable:
 
     def __init__(self, fn: Callable[[int], Any], flag_path: str) -> None:
         self.fn, self.flag_path = fn, flag_path
+        self.__wrapped__ = fn  # the Study fingerprints the user's train_fn, not this wrapper
 
     def __call__(self, seed: int) -> Any:
         if os.path.exists(self.flag_path):

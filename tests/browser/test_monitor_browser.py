@@ -42,7 +42,10 @@ def test_job_cells_turn_from_running_to_done(lab, page, lab_helpers, tmp_path):
 
     monitor = page.locator(".mushin-monitor")
     monitor.wait_for(timeout=60_000)
-    assert page.locator(".mushin-monitor .mnb-cell").count() == JOBS
+    # the grid is drawn from the first state message, which may land after the view
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.mushin-monitor .mnb-cell').length === {JOBS}",
+        timeout=30_000)
     # live: a job is seen running...
     index = page.wait_for_function(_FIRST_RUNNING, timeout=60_000, polling=50).json_value()
     running = page.locator(f'.mushin-monitor .mnb-cell[data-index="{index}"]')

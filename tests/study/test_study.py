@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,42 @@ def test_a_rerun_trains_only_the_pairs_without_a_checkpoint(tmp_path, counter, t
     Path(grown.checkpoints["mlp"][0]).unlink()  # a lost checkpoint is trained again
     Study(methods, seeds=[0, 1, 2], **kwargs).run()
     assert counter.lines()[6:] == ["mlp 0"]
+
+
+def test_a_changed_train_fn_warns_that_its_checkpoints_are_reused(tmp_path, counter,
+                                                                  test_batches, saver,
+                                                                  train_tiny):
+    def first_code(seed):
+        counter.log("v1", seed)
+        path = checkpoint_dir() / f"m_{seed}.pt"
+        torch.save(train_tiny("mlp", seed, 1), path)
+        return path
+
+    def second_code(seed):  # an edited cell: more steps
+        counter.log("v2", seed)
+        path = checkpoint_dir() / f"m_{seed}.pt"
+        torch.save(train_tiny("mlp", seed, 2), path)
+        return path
+
+    other = saver("cnn", counter)
+    kwargs = dict(data=test_batches, num_classes=10, metrics=["accuracy"],
+                  working_dir=tmp_path / "wd", **QUIET)
+
+    def stale_warnings(methods, seeds):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            Study(methods, seeds=seeds, **kwargs).run()
+        return [str(w.message) for w in caught if "changed since" in str(w.message)]
+
+    assert stale_warnings({"m": first_code, "n": other}, [0, 1]) == []
+    assert stale_warnings({"m": first_code, "n": other}, [0, 1]) == []  # same code: quiet
+    messages = stale_warnings({"m": second_code, "n": other}, [0, 1, 2])
+    assert len(messages) == 1
+    assert "'m' (seeds [0, 1])" in messages[0] and "'n'" not in messages[0]
+    assert "Fix: to retrain, run the study with a new working_dir" in messages[0]
+    # the old checkpoints were reused; only the new seed ran the new code
+    assert [line for line in counter.lines() if line.startswith("v")] == [
+        "v1 0", "v1 1", "v2 2"]
 
 
 def test_a_failing_train_fn_is_recorded_and_the_others_are_compared(tmp_path, test_batches,
