@@ -214,7 +214,7 @@ function render({ model, el }) {
     close.addEventListener("click", () => { selected = null; drawDetail(); });
     head.append(close);
     detail.replaceChildren(head);
-    if (error) detail.append(h("pre", "mnb-error", error));
+    if (error) detail.append(h("pre", code === "f" ? "mnb-error" : "mnb-reason", error));
     detail.hidden = false;
   }
 

@@ -119,7 +119,8 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
     running, elapsed, eta, finished, ok
         The synced state, as of the last sync (:meth:`flush` forces one).  ``statuses``
         holds one character per job (see :data:`STATUS_CODES`); ``errors`` maps the job
-        index (as a string) to its error text; ``curve`` maps metric -> job -> ``[[x, y]]``;
+        index (as a string) to its error text (or, for a skipped job, its reason);
+        ``curve`` maps metric -> job -> ``[[x, y]]``;
         ``progress`` is the running jobs' ``[step, total]`` as JSON text.
     steps, totals
         Every job's last step and total, live (not only as of the last sync).
@@ -519,10 +520,18 @@ class Snapshot:
 
     def __str__(self) -> str:
         lines = [f"{self.title or 'sweep'}: {self._headline()}"]
-        for key, error in sorted(self.errors.items(), key=lambda kv: int(kv[0])):
+        for key, error in self._messages():
             first = error.strip().splitlines()[-1] if error.strip() else ""
-            lines.append(f"  failed {self.labels[int(key)]}: {first}")
+            lines.append(f"  {self._status(key)} {self.labels[int(key)]}: {first}")
         return "\n".join(lines)
+
+    def _messages(self) -> list[tuple[str, str]]:
+        """(job index, text) of the jobs with an error or a reason, in job order."""
+        return sorted(self.errors.items(), key=lambda kv: int(kv[0]))
+
+    def _status(self, key: str) -> str:
+        i = int(key)
+        return _NAMES.get(self.statuses[i], "failed") if i < len(self.statuses) else "failed"
 
     def __repr__(self) -> str:
         return str(self)
@@ -545,15 +554,18 @@ class Snapshot:
             f'<span style="color:{_COLOURS[code]}">&#9632;</span> {name} {count}'
             for (name, count), code in zip(self.counts().items(), STATUS_CODES.values())
         )
+        messages = self._messages()
         rows = "".join(
             f"<tr><td style='text-align:left;vertical-align:top'>{esc(self.labels[int(k)])}"
-            f"</td><td style='text-align:left'><pre style='margin:0;white-space:pre-wrap'>"
-            f"{esc(v)}</pre></td></tr>"
-            for k, v in sorted(self.errors.items(), key=lambda kv: int(kv[0]))
+            f" ({self._status(k)})</td><td style='text-align:left'>"
+            f"<pre style='margin:0;white-space:pre-wrap'>{esc(v)}</pre></td></tr>"
+            for k, v in messages
         )
-        failures = (f"<details><summary>{len(self.errors)} failed job(s)</summary>"
-                    f"<table><tr><th>job</th><th>error</th></tr>{rows}</table></details>"
-                    if rows else "")
+        kinds = [self._status(k) for k, _ in messages]
+        what = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
+        failures = (f"<details><summary>{what} job(s)</summary>"
+                    f"<table><tr><th>job</th><th>error or reason</th></tr>{rows}</table>"
+                    "</details>" if rows else "")
         return (
             f'<div class="mushin-snapshot" style="font-family:sans-serif;font-size:13px">'
             f"<div><b>{esc(self.title or 'sweep')}</b>: {esc(self._headline())} "

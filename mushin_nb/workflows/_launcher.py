@@ -159,7 +159,8 @@ def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
             os.environ[EVENT_FILE_ENV] = previous_env
     _store.write_record(job_dir, record)
     if write_events:
-        error = _error_line(record) if record["status"] == "failed" else None
+        error = (_error_line(record) if record["status"] == "failed" else
+                 record.get("error_message"))  # a skipped job's reason; None when done
         _store.append_event(event_file, "end", status=record["status"], error=error)
     if record["status"] == "done":
         record["return_value"] = value  # the live value (objects the record only reprs)
@@ -666,8 +667,11 @@ def _run_threads(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome],
 
 
 def _tell_end(sink: Any, job: JobOutcome) -> None:
-    """Tell the progress sink how ``job`` ended (only a failure carries an error text)."""
-    sink.job_end(job.index, job.status, job.error if job.status == "failed" else None)
+    """Tell the progress sink how ``job`` ended, with a failure's error or a skip's reason."""
+    text = job.error if job.status in ("failed", "skipped") else None
+    if job.status == "skipped" and text:
+        text = text.removeprefix("skipped: ")
+    sink.job_end(job.index, job.status, text)
 
 
 def _finish(job: JobOutcome, record: dict[str, Any] | None) -> None:

@@ -97,6 +97,8 @@ def test_pick_run_read_the_summary_then_stop_a_second_run(lab, page, lab_helpers
     # skipped, not failed: the reused trainings and the ones Stop left out (run next time)
     assert grids.first.locator(".mnb-cell.f").count() == 0
     assert grids.first.locator(".mnb-cell.s").count() == 6 + left
+    # only the trainings Stop left out carry its reason (the reused ones carry none)
+    assert grids.first.locator('.mnb-cell.s[title*="StudyBuilder\'s Stop"]').count() == left
     builder.screenshot(path=str(tmp_path / "builder_stopped.png"))
     assert lab_helpers.png_is_not_blank(tmp_path / "builder_stopped.png")
     assert not [e for e in page.console_errors if "widget" in e.lower()]

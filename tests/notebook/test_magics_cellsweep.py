@@ -105,5 +105,5 @@ def test_a_cell_can_skip_its_job(in_tmp, capsys):
     ds = run_cell_sweep(cell, {"w": multirun([1, 2])}, namespace={}, out="res",
                         working_dir=in_tmp / "wd", progress=monitor)
     assert ds["v"].values[0] == 10 and np.isnan(ds["v"].values[1])
-    assert monitor.statuses == "ds" and monitor.errors == {}
+    assert monitor.statuses == "ds" and monitor.errors == {"1": "not today"}
     assert "1 skipped (skipped: not today)" in capsys.readouterr().out

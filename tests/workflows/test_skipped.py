@@ -49,8 +49,12 @@ def test_a_skipped_job_is_neither_done_nor_failed(in_tmp, params, capsys):
     assert wf.skipped[0].traceback_path is None
     values = wf.to_xarray().v.values
     assert values[0] == 0 and np.isnan(values[1]) and np.isnan(values[2])
-    # the monitor shows it grey, with no error text (only the failure has one)
-    assert monitor.statuses == "dsf" and list(monitor.errors) == ["2"]
+    # the monitor shows it grey, its reason on the cell; the snapshot tells the two apart
+    assert monitor.statuses == "dsf"
+    assert monitor.errors == {"1": "the gate is closed", "2": "ValueError: broken"}
+    snapshot = str(monitor.snapshot()).splitlines()
+    assert snapshot[1:] == ["  skipped i=1: the gate is closed", "  failed i=2: ValueError: broken"]
+    assert "1 skipped, 1 failed job(s)" in monitor.snapshot()._repr_html_()
     record = json.loads((wf.multirun_working_dirs[1] / ".mushin" / "record.json").read_text())
     assert record["status"] == "skipped" and record["error_message"] == "the gate is closed"
 
@@ -86,4 +90,5 @@ def test_a_job_in_a_worker_process_can_skip_itself(in_tmp, params):
     wf = sweep(gated, params, working_dir="sw", launcher="joblib",
                overrides=["hydra.launcher.n_jobs=2"], progress=monitor)
     assert [f.num for f in wf.skipped] == [1] and [f.num for f in wf.failures] == [2]
-    assert monitor.statuses == "dsf" and list(monitor.errors) == ["2"]
+    assert monitor.statuses == "dsf" and monitor.errors["1"] == "the gate is closed"
+    assert monitor.errors["2"] == "ValueError: broken"
