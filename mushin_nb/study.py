@@ -491,8 +491,9 @@ def _fingerprint(fn: Callable[..., Any]) -> str:
     """A short hash of a train_fn's code, to notice checkpoints trained by older code.
 
     It follows ``__wrapped__`` and :func:`functools.partial` (whose arguments count), and
-    hashes the source of a function, or of the class of a callable object. Values a
-    function reads from outside (globals, closure cells) are not part of it.
+    hashes the source of a function, or of the class of a callable object (plus what its
+    ``_code_settings()`` returns, if it has one). Values a function reads from outside
+    (globals, closure cells) are not part of it.
     """
     parts = []
     while True:
@@ -503,7 +504,10 @@ def _fingerprint(fn: Callable[..., Any]) -> str:
             fn = fn.__wrapped__
         else:
             break
-    target = fn if inspect.isroutine(fn) else type(fn)
+    settings = getattr(fn, "_code_settings", None)  # a callable object's own settings
+    if callable(settings):
+        parts.append(repr(settings()))
+    target = fn if inspect.isroutine(fn) or inspect.isclass(fn) else type(fn)
     try:
         parts.append(inspect.getsource(target))
     except (OSError, TypeError):  # built-ins, code typed at a plain REPL

@@ -117,6 +117,14 @@ class ModuleTrainer:
         self.name, self.device = name, device
         self.folder = _MODULE_DIR + _slug(name)
 
+    def _code_settings(self) -> tuple[Any, ...]:
+        """What, besides this class's code, decides the training (for a Study's check that
+        reused checkpoints come from the same training): the factory's code and the form's
+        settings."""
+        from mushin_nb.study import _fingerprint
+
+        return (_fingerprint(self.factory), self.epochs, self.lr, self.name, self.device)
+
     def build(self) -> Any:
         """A new, untrained model; its random initialisation leaves the global RNG alone."""
         import torch

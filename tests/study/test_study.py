@@ -148,6 +148,41 @@ def test_a_changed_train_fn_warns_that_its_checkpoints_are_reused(tmp_path, coun
         "v1 0", "v1 1", "v2 2"]
 
 
+def test_the_code_hash_sees_settings_partials_wrappers_and_classes(test_batches):
+    import functools
+
+    import torch
+
+    from mushin_nb.notebook.builder import module_trainer
+    from mushin_nb.study import _fingerprint
+
+    class Small(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(64, 10)
+
+    class Wide(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(64, 10, bias=False)
+
+    def trained(**kwargs):
+        return _fingerprint(module_trainer(kwargs.pop("factory", Small), test_batches, **kwargs))
+
+    assert trained(epochs=2) == trained(epochs=2)
+    assert trained(epochs=2) != trained(epochs=3)  # a form setting changed
+    assert trained(epochs=2) != trained(epochs=2, factory=Wide)  # the model's code changed
+    assert trained(epochs=2, lr=0.1) != trained(epochs=2, lr=0.01)
+
+    def train(seed, steps):
+        return steps
+
+    assert _fingerprint(functools.partial(train, steps=1)) != _fingerprint(
+        functools.partial(train, steps=2))
+    wrapper = functools.wraps(train)(lambda seed: train(seed, 1))
+    assert _fingerprint(wrapper) == _fingerprint(train)  # __wrapped__ is followed
+
+
 def test_a_failing_train_fn_is_recorded_and_the_others_are_compared(tmp_path, test_batches,
                                                                     saver, sklearn_scores):
     def flaky(seed):
