@@ -564,6 +564,9 @@ class Study:
         whose training failed is left out).
     failures : list of TrainingFailure
         After :meth:`run`: the (method, seed) pairs whose training failed.
+    stale : dict of str -> list of int
+        After :meth:`run`: method -> seeds whose reused checkpoint was trained by a
+        train_fn whose code has changed since (the ``MushinWarning`` names them too).
     result : StudyResult
         After :meth:`run`: what it returned.
     workflow : MultiRunMetricsWorkflow
@@ -646,6 +649,7 @@ class Study:
         self._expected = {name: list(self.seeds) for name in self.methods}
         self._failures: list[TrainingFailure] = []
         self._skipped: list[TrainingFailure] = []  # trainings that raised JobSkipped
+        self._stale: dict[str, list[int]] = {}
         self._result: Any = None
         self.workflow: Any = None
 
@@ -736,6 +740,12 @@ class Study:
         return {m: [by_seed[s] for s in sorted(by_seed)] for m, by_seed in self._paths.items()}
 
     @property
+    def stale(self) -> dict[str, list[int]]:
+        """Method -> seeds whose reused checkpoint came from older train_fn code."""
+        self._require_run("stale")
+        return {method: list(seeds) for method, seeds in self._stale.items()}
+
+    @property
     def failures(self) -> list[TrainingFailure]:
         """The (method, seed) pairs whose training failed in the last :meth:`run`."""
         self._require_run("failures")
@@ -815,7 +825,7 @@ class Study:
         for cfg, path in zip(wf.cfgs, wf.metrics.get("checkpoint", [None] * len(wf.cfgs))):
             if isinstance(path, str) and cfg is not None:
                 paths[names[str(cfg["method"])]][int(cfg["seed"])] = path
-        _warn_stale(wf, job.codes, names, self.working_dir)
+        self._stale = _warn_stale(wf, job.codes, names, self.working_dir)
 
         def training(f: Any) -> TrainingFailure:
             return TrainingFailure(names.get(str(f.overrides.get("method")), str(f.overrides)),
@@ -860,8 +870,9 @@ class Study:
 
 
 def _warn_stale(wf: Any, current: dict[str, str], names: dict[str, str],
-                working_dir: Path) -> None:
-    """Warn when reused checkpoints were trained by a train_fn whose code changed since."""
+                working_dir: Path) -> dict[str, list[int]]:
+    """Warn when reused checkpoints were trained by a train_fn whose code changed since;
+    return method -> those seeds."""
     stale: dict[str, list[int]] = {}
     recorded = wf.metrics.get("train_fn", [None] * len(wf.cfgs))
     for job, cfg, code in zip(wf._sweep.jobs, wf.cfgs, recorded):
@@ -877,6 +888,7 @@ def _warn_stale(wf: Any, current: dict[str, str], names: dict[str, str],
             f"trained; they are reused as they are. Fix: to retrain, run the study with a new "
             f"working_dir, or delete {working_dir / SWEEP} (and the old checkpoints).",
             MushinWarning, stacklevel=4)
+    return {method: sorted(seeds) for method, seeds in stale.items()}
 
 
 def _no_training(seed: int) -> None:

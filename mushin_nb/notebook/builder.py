@@ -1220,6 +1220,13 @@ class StudyBuilder:
                 self._show_results(result)
             except Exception as exc:  # a plot failing must not hide the result
                 self.error_box.value = _html_error(f"showing the result: {exc}")
+            stale = study.stale
+            if stale:  # the warning went to the thread's stderr: say it in the form too
+                listed = "; ".join(f"{m} (seeds {', '.join(map(str, s))})"
+                                   for m, s in stale.items())
+                self.error_box.value = _html_error(
+                    f"Reused checkpoints were trained by older code or settings: {listed}. "
+                    "Fix: to retrain them, choose a new working folder.")
             missing = len(getattr(result, "missing", ()))
             state = "stopped" if stopped else "done"
             left = f", {missing} training(s) left out" if missing else ""

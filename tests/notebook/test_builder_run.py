@@ -21,6 +21,7 @@ from mushin_nb.errors import MushinRuntimeError, SweepFailedError
 from mushin_nb.experiments import digits_loaders, digits_tensors
 from mushin_nb.notebook.builder import StudyBuilder
 from mushin_nb.notebook.widgets import SweepMonitor
+from mushin_nb.stats import MushinWarning
 from mushin_nb.study import checkpoint_dir
 
 _, TEST_LOADER = digits_loaders(batch_size=150, seed=0)
@@ -193,6 +194,20 @@ def test_stop_ends_after_the_running_training_and_keeps_what_finished(tmp_path):
     assert complete.missing == [] and np.isfinite(complete.data["accuracy"].values).all()
     np.testing.assert_array_equal(complete.data["accuracy"].values[:, :2],
                                   result.data["accuracy"].values[:, :2])
+
+
+def test_changed_settings_over_the_same_folder_are_flagged_in_the_form(tmp_path):
+    b = StudyBuilder(namespace())
+    b.set(methods=["train_wide", "Tiny"], seeds="0-1", train_data="small_train", epochs=1,
+          lr=0.01, working_dir=str(tmp_path / "study"))
+    b.run(block=True)
+    assert b.error_box.value == "" and b.study.stale == {}
+    b.set(epochs=2)  # the form changed; the folder did not
+    with pytest.warns(MushinWarning, match=r"'Tiny' \(seeds \[0, 1\]\)"):
+        b.run(block=True)
+    assert b.study.stale == {"Tiny": [0, 1]}
+    assert "trained by older code or settings: Tiny (seeds 0, 1)" in b.error_box.value
+    assert "train_wide" not in b.error_box.value
 
 
 def test_a_failed_run_shows_its_error_in_the_form(tmp_path):

@@ -26,6 +26,7 @@ from mushin_nb.errors import (
 )
 from mushin_nb.experiments import digits_tensors
 from mushin_nb.progress import read_events
+from mushin_nb.stats import MushinWarning
 from mushin_nb.study import Study, TrainingFailure, checkpoint_dir, load_checkpoint
 
 QUIET = {"progress": False}
@@ -140,6 +141,10 @@ def test_a_changed_train_fn_warns_that_its_checkpoints_are_reused(tmp_path, coun
     assert stale_warnings({"m": first_code, "n": other}, [0, 1]) == []
     assert stale_warnings({"m": first_code, "n": other}, [0, 1]) == []  # same code: quiet
     messages = stale_warnings({"m": second_code, "n": other}, [0, 1, 2])
+    study = Study({"m": second_code, "n": other}, seeds=[0, 1, 2], **kwargs)
+    with pytest.warns(MushinWarning, match="changed since"):
+        study.run()
+    assert study.stale == {"m": [0, 1]}
     assert len(messages) == 1
     assert "'m' (seeds [0, 1])" in messages[0] and "'n'" not in messages[0]
     assert "Fix: to retrain, run the study with a new working_dir" in messages[0]
