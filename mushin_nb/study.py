@@ -875,9 +875,11 @@ def _warn_stale(wf: Any, current: dict[str, str], names: dict[str, str],
     return method -> those seeds."""
     stale: dict[str, list[int]] = {}
     recorded = wf.metrics.get("train_fn", [None] * len(wf.cfgs))
-    for job, cfg, code in zip(wf._sweep.jobs, wf.cfgs, recorded):
-        if job.ran or job.status != "done" or not isinstance(code, str) or cfg is None:
-            continue  # trained just now, not trained, or recorded before fingerprints
+    for cfg, code in zip(wf.cfgs, recorded):
+        # a job trained just now recorded the current hash; one that failed recorded none
+        # (NaN), and neither did one recorded before hashes existed
+        if not isinstance(code, str) or cfg is None:
+            continue
         slug = str(cfg["method"])
         if code != current.get(slug):
             stale.setdefault(names[slug], []).append(int(cfg["seed"]))
