@@ -220,6 +220,12 @@ def _file_channel_sweep(sink: Any, jobs: int, steps: int, units: int, workdir: P
     sink.close(ok=True)
 
 
+def _ab_clock(mode: str) -> int:
+    """Which figure of a run the A/B compares: 0 (wall) for the ``joblib`` modes, whose
+    jobs' CPU is spent in the workers, else 1 (this process's CPU)."""
+    return 0 if mode.endswith("-joblib") else 1
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark; return the figures (walls in seconds, overheads as fractions)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -244,16 +250,14 @@ def main(argv: list[str] | None = None) -> dict:
     wall = {mode: min(r[0] for r in values) for mode, values in runs.items()}
     cpu = {mode: min(r[1] for r in values) for mode, values in runs.items()}
     share = {mode: min(r[2] / r[0] for r in values) for mode, values in runs.items()}
-    # joblib modes: the jobs' CPU is in the workers, so the sweep's wall time is compared
     overhead = {mode: statistics.median(
-        a[k] / b[k] - 1 for a, b in zip(runs[mode], runs[base]))
-        for mode, base in BASELINE.items()
-        for k in [0 if mode.endswith("-joblib") else 1]}
+        a[_ab_clock(mode)] / b[_ab_clock(mode)] - 1 for a, b in zip(runs[mode], runs[base]))
+        for mode, base in BASELINE.items()}
     # what the A/B column can resolve: a baseline against itself, round to round
     noise = {base: statistics.median(
-        abs(a[k] / b[k] - 1) for a, b in zip(runs[base][1:], runs[base]))
-        for base in dict.fromkeys(BASELINE.values())
-        for k in [0 if base.endswith("-joblib") else 1]} if args.rounds > 1 else {}
+        abs(a[_ab_clock(base)] / b[_ab_clock(base)] - 1)
+        for a, b in zip(runs[base][1:], runs[base]))
+        for base in dict.fromkeys(BASELINE.values())} if args.rounds > 1 else {}
     reports = args.jobs * args.steps
     result = {
         "jobs": args.jobs, "steps": args.steps, "reports": reports,
@@ -267,7 +271,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'mode':<16}{'wall s':>8}{'cpu s':>8}{'share':>9}{'A/B':>9}  vs")
     for mode in modes:
         base = BASELINE.get(mode)
-        clock = "wall" if mode.endswith("-joblib") else "cpu"
+        clock = ("wall", "cpu")[_ab_clock(mode)]
         ab = f"{100 * overhead[mode]:+8.2f}%  {base} ({clock})" if base else ""
         print(f"{mode:<16}{wall[mode]:8.3f}{cpu[mode]:8.3f}{100 * share[mode]:8.2f}%{ab}")
     if noise:
