@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from mushin_nb import _hooks
 from mushin_nb.errors import MushinError
 
 __version__ = "0.1.0"
@@ -44,7 +45,12 @@ _LAZY: dict[str, str] = {
     "plot_seeds": "mushin_nb.plots",
     "plot_curve": "mushin_nb.plots",
 }
-_SUBMODULES = {"rand", "stats", "metrics", "experiments", "workflows", "plots", "errors"}
+# public submodule name -> module ("rand" lives with the tuner that samples from it)
+_SUBMODULES: dict[str, str] = {
+    "rand": "mushin_nb.tune.rand",
+    **{name: f"mushin_nb.{name}"
+       for name in ("stats", "metrics", "experiments", "workflows", "plots", "errors")},
+}
 
 __all__ = ["MushinError", "load_ipython_extension", *sorted(_LAZY), *sorted(_SUBMODULES)]
 
@@ -55,7 +61,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     if name in _SUBMODULES:
-        return importlib.import_module(f"mushin_nb.{name}")
+        return importlib.import_module(_SUBMODULES[name])
     raise AttributeError(f"module 'mushin_nb' has no attribute {name!r}")
 
 
@@ -68,3 +74,25 @@ def load_ipython_extension(ipython: Any) -> None:
     from mushin_nb.notebook.magics import load_ipython_extension as _load
 
     _load(ipython)
+
+
+def _notebook_display() -> Any:
+    from mushin_nb.notebook.display import auto_display
+
+    return auto_display()
+
+
+def _register_accessor() -> None:
+    import mushin_nb.accessor  # noqa: F401  registers ds.mushin
+
+
+def _load_sweep_dir(path: Any) -> Any:
+    from mushin_nb.workflows import load_from_dir
+
+    return load_from_dir(path).to_xarray()
+
+
+# The upper layers' answers to the lower layers' hooks (see mushin_nb._hooks).
+_hooks.bind("notebook_display", _notebook_display)
+_hooks.bind("dataset_built", _register_accessor)
+_hooks.bind("load_sweep_dir", _load_sweep_dir)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from mushin_nb import _hooks
 from mushin_nb.errors import (
     MushinFileNotFoundError,
     MushinImportError,
@@ -117,7 +118,7 @@ def build_dataset(coords: Mapping[str, Sequence[Any]], cells: Mapping[str, Seque
     """
     import xarray as xr
 
-    import mushin_nb.accessor  # noqa: F401  registers ds.mushin
+    _hooks.dataset_built()  # registers ds.mushin
 
     shape = tuple(len(v) for v in coords.values())
     n_jobs = math.prod(shape)
@@ -298,13 +299,11 @@ def load_results(path: str | os.PathLike) -> Any:
     """
     import xarray as xr
 
-    import mushin_nb.accessor  # noqa: F401  registers ds.mushin
+    _hooks.dataset_built()  # registers ds.mushin
 
     path = Path(path)
     if path.is_dir():
-        from mushin_nb.workflows import load_from_dir
-
-        return load_from_dir(path).to_xarray()
+        return _hooks.load_sweep_dir(path)  # workflows.load_from_dir, bound by mushin_nb
     if not path.is_file():
         raise bad_value("path", str(path), "an existing .nc file or sweep directory",
                         "check the path (workflow.working_dir, or where save_netcdf wrote)",

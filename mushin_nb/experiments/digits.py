@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from mushin_nb.errors import MushinTypeError, bad_value
-from mushin_nb.experiments.dataset import _loader
+from mushin_nb.experiments.sources import loader
 from mushin_nb.experiments.registry import register_dataset
 
 __all__ = ["digits", "digits_loaders", "digits_tensors"]
@@ -87,7 +87,7 @@ def digits(
     x, y = digits_tensors(train, seed, test_size)
     shuffle = train if shuffle is None else shuffle
     data = torch.utils.data.TensorDataset(x, y)
-    return _loader(data, batch_size, shuffle, num_workers, int(seed))
+    return loader(data, batch_size, shuffle, num_workers, int(seed))
 
 
 def digits_loaders(

@@ -207,7 +207,7 @@ def _torchvision_dataset(name: str) -> Callable[..., Any] | None:
     cls = _torchvision_dataset_classes().get(plain)
     if cls is None:
         return None
-    from mushin_nb.experiments.dataset import torchvision_builder
+    from mushin_nb.experiments.sources import torchvision_builder
 
     return torchvision_builder(plain, cls)
 

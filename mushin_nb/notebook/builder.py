@@ -35,8 +35,6 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from mushin_nb._poller import report_callback_error
-from mushin_nb._seeds import format_seeds, parse_seeds
 from mushin_nb.errors import (
     JobSkipped,
     MushinError,
@@ -47,6 +45,8 @@ from mushin_nb.errors import (
     bad_value,
     describe,
 )
+from mushin_nb.notebook._seeds import format_seeds, parse_seeds
+from mushin_nb.progress._poller import report_callback_error
 
 __all__ = ["MethodsLoader", "ModuleTrainer", "StudyBuilder", "methods_loader", "module_trainer"]
 

@@ -1,4 +1,4 @@
-"""The ``%%mushin`` / ``%mushin`` magics: a thin IPython shell over :mod:`mushin_nb.cellsweep`.
+"""The ``%%mushin`` / ``%mushin`` magics: a thin IPython shell over the cell-sweep engine.
 
 ``%load_ext mushin_nb`` registers them.  This module imports only IPython: the sweep
 machinery (hydra, xarray) is imported when a magic first runs.
@@ -38,7 +38,7 @@ class MushinMagics(Magics):
     def _run(self, line: str, cell: str | None) -> None:
         from IPython.display import display
 
-        from mushin_nb import cellsweep
+        from mushin_nb.notebook import cellsweep
 
         namespace = self.shell.user_ns
         if cell is None:

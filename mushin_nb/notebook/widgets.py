@@ -25,8 +25,8 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from mushin_nb._poller import WatchMixin, report_callback_error
 from mushin_nb.errors import MushinRuntimeError, MushinTypeError, bad_value
+from mushin_nb.progress._poller import WatchMixin, report_callback_error
 
 __all__ = ["SweepMonitor", "Snapshot", "STATUS_CODES"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mushin_nb.errors import MushinTypeError, MushinValueError, bad_value
-from mushin_nb.rand import Distribution, sample
+from mushin_nb.tune.rand import Distribution, sample
 
 __all__ = ["Params", "check_no_seed", "expand_params", "jsonable"]
 

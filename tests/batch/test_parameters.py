@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from papermill.translators import PythonTranslator
 
-from mushin_nb._papermill import check_name, literal, notebook_parameters
+from mushin_nb.batch._papermill import check_name, literal, notebook_parameters
 from mushin_nb.errors import MushinSyntaxError, MushinTypeError, MushinValueError
 
 

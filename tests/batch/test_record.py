@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import mushin_nb
-from mushin_nb._papermill import RECORD_MIME, decode, encode, normalize, read_records
 from mushin_nb.batch import record
+from mushin_nb.batch._papermill import RECORD_MIME, decode, encode, normalize, read_records
 from mushin_nb.errors import MushinTypeError, MushinValueError
 from mushin_nb.progress import job_context
 

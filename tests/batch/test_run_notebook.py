@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import mushin_nb
-from mushin_nb._papermill import RECORD_MIME, read_records
 from mushin_nb.batch import _check_options, run_notebook, sweep_notebook
+from mushin_nb.batch._papermill import RECORD_MIME, read_records
 from mushin_nb.errors import (
     MushinFileNotFoundError,
     MushinKeyError,

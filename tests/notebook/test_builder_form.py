@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-import mushin_nb._seeds
+import mushin_nb.notebook._seeds
 import mushin_nb.notebook.builder as builder_module
-from mushin_nb._seeds import parse_seeds
 from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError
 from mushin_nb.experiments import digits_loaders
+from mushin_nb.notebook._seeds import parse_seeds
 from mushin_nb.notebook.builder import (
     ModuleTrainer,
     StudyBuilder,
@@ -510,7 +510,7 @@ def test_methods_loader_explains_bad_arguments():
         methods_loader({"a": one}, default="load")
 
 
-@pytest.mark.parametrize("module", [builder_module, mushin_nb._seeds])
+@pytest.mark.parametrize("module", [builder_module, mushin_nb.notebook._seeds])
 def test_the_docstring_examples_run(module, in_tmp):
     failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failures == 0

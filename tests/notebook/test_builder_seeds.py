@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mushin_nb._seeds import MAX_SEED, MAX_SEEDS, format_seeds, parse_seeds
 from mushin_nb.errors import MushinTypeError, MushinValueError
+from mushin_nb.notebook._seeds import MAX_SEED, MAX_SEEDS, format_seeds, parse_seeds
 
 small = st.integers(min_value=0, max_value=500)
 spaces = st.sampled_from(["", " ", "  "])

@@ -8,7 +8,6 @@ import threading
 import numpy as np
 import pytest
 
-from mushin_nb.cellsweep import _CellTask, compare_sweep, load_sweep, run_cell_sweep
 from mushin_nb.errors import (
     MushinFileNotFoundError,
     MushinRuntimeError,
@@ -17,6 +16,7 @@ from mushin_nb.errors import (
     MushinValueError,
     SweepFailedError,
 )
+from mushin_nb.notebook.cellsweep import _CellTask, compare_sweep, load_sweep, run_cell_sweep
 from mushin_nb.workflows import multirun
 
 CELL = """

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mushin_nb.cellsweep import SweepOptions, parse_command, parse_sweep_line
 from mushin_nb.errors import MushinSyntaxError, MushinTypeError, MushinValueError
+from mushin_nb.notebook.cellsweep import SweepOptions, parse_command, parse_sweep_line
 from mushin_nb.workflows import multirun
 
 
@@ -170,7 +170,7 @@ def test_load_ext_pulls_in_no_heavy_library():
         "assert 'mushin' in shell.magics_manager.magics['cell']\n"
         "assert 'mushin' in shell.magics_manager.magics['line']\n"
         "heavy = ['torch', 'hydra', 'xarray', 'pandas', 'papermill', 'ipywidgets',\n"
-        "         'matplotlib', 'mushin_nb.cellsweep', 'mushin_nb.workflows', 'numpy']\n"
+        "         'matplotlib', 'mushin_nb.notebook.cellsweep', 'mushin_nb.workflows', 'numpy']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

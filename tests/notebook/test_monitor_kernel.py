@@ -36,7 +36,7 @@ CELLS = [
     """,
     # a callback's exception goes to the notebook's traceback display
     """
-    from mushin_nb._poller import report_callback_error
+    from mushin_nb.progress._poller import report_callback_error
     try:
         raise ValueError("callback <boom>")
     except ValueError as exc:

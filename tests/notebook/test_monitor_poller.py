@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from mushin_nb._poller import EventPoller, WatchMixin
 from mushin_nb.errors import MushinTypeError, MushinValueError
 from mushin_nb.notebook.widgets import SweepMonitor
 from mushin_nb.progress import EVENT_FILE_ENV, NullProgress, TextProgress
+from mushin_nb.progress._poller import EventPoller, WatchMixin
 
 # A job in another process: start line, report() through the event-file channel, end line.
 WORKER = textwrap.dedent("""

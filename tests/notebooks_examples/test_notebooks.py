@@ -29,7 +29,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from mushin_nb._papermill import read_records
+from mushin_nb.batch._papermill import read_records
 from mushin_nb.compare import BenchmarkResult
 from mushin_nb.results import load_results
 

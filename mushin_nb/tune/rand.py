@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from mushin_nb._rng import as_generator
 from mushin_nb.errors import MushinTypeError, bad_value
+from mushin_nb.stats._rng import as_generator
 
 __all__ = ["Distribution", "uniform", "loguniform", "ints", "oneof", "sample"]
 

@@ -28,8 +28,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from mushin_nb._rng import as_generator
 from mushin_nb.errors import MushinTypeError, MushinValueError, bad_value
+from mushin_nb.stats._rng import as_generator
 
 __all__ = [
     "COMPARISON_COLUMNS",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mushin_nb.errors import MushinTypeError, bad_value
-from mushin_nb.progress import read_events
+from mushin_nb.progress._events import read_events
 
 __all__ = ["EventPoller", "WatchMixin", "report_callback_error"]
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mushin_nb._papermill import (
+from mushin_nb.batch._papermill import (
     RECORD_MIME,
     NotebookJob,
     check_name,
