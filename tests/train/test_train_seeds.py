@@ -1,0 +1,106 @@
+"""train_seeds: the vectorized loop gives the weights and curves of the loop over seeds."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tests.train.conftest import MODELS, mlp
+
+from mushin_nb.train import train_seeds
+
+OPTIMIZERS = [("adam", {}), ("adamw", {"weight_decay": 0.05}),
+              ("sgd", {"momentum": 0.9, "weight_decay": 0.01})]
+
+
+def _train(build, data, vectorize, **kwargs):
+    kwargs = {"epochs": 2, "lr": 0.01, "progress": False, **kwargs}
+    return train_seeds(build, data, [0, 1, 2], vectorize=vectorize, **kwargs)
+
+
+def _assert_same(one, other, atol=1e-5):
+    assert sorted(one) == sorted(other) == [0, 1, 2]
+    for seed in one:
+        a, b = one[seed].state_dict(), other[seed].state_dict()
+        assert list(a) == list(b)
+        for name in a:
+            torch.testing.assert_close(a[name].float(), b[name].float(), rtol=1e-4, atol=atol)
+        assert len(one.curves[seed]) == 2
+        torch.testing.assert_close(torch.tensor(one.curves[seed]),
+                                   torch.tensor(other.curves[seed]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch", sorted(MODELS))
+@pytest.mark.parametrize(("optimizer", "extra"), OPTIMIZERS, ids=[o for o, _ in OPTIMIZERS])
+def test_vectorized_equals_one_seed_after_another(arch, optimizer, extra, digits_small):
+    build = MODELS[arch]
+    sequential = _train(build, digits_small, False, optimizer=optimizer, **extra)
+    vectorized = _train(build, digits_small, True, optimizer=optimizer, **extra)
+    assert (sequential.vectorized, vectorized.vectorized) == (False, True)
+    # batch statistics are sums in another order under vmap; Adam turns the rounding of
+    # near-zero gradient entries into steps of up to lr times a few 1e-3
+    _assert_same(sequential, vectorized, atol=2e-4 if arch == "batchnorm" else 1e-5)
+    untrained = build()
+    moved = [float((p - q).detach().abs().max()) for p, q in
+             zip(vectorized[0].parameters(), untrained.parameters())]
+    assert max(moved) > 1e-3  # it did train
+
+
+def test_batchnorm_running_statistics_are_trained_per_seed(digits_small):
+    models = _train(MODELS["batchnorm"], digits_small, True)
+    bn = [models[seed][1] for seed in (0, 1)]
+    assert int(bn[0].num_batches_tracked) == 2 * 4  # 2 epochs of 4 batches
+    assert not torch.allclose(bn[0].running_mean, torch.zeros(4))
+    assert not torch.allclose(bn[0].running_mean, bn[1].running_mean)
+
+
+def test_dropout_drops_and_differs_by_seed(digits_small):
+    kept = _train(lambda: torch.nn.Sequential(*[m for m in MODELS["dropout"]()
+                                                if not isinstance(m, torch.nn.modules.dropout
+                                                                  ._DropoutNd)]),
+                  digits_small, True)
+    dropped = _train(MODELS["dropout"], digits_small, True)
+    # the same weights start both; dropout changes the path (and raises the training loss)
+    assert dropped.curves[0][1] > kept.curves[0][1]
+    assert dropped[0].training and dropped[0][6].training  # dropout is back on after training
+
+
+def test_different_seeds_give_different_weights_and_a_seed_repeats(digits_small):
+    first = _train(mlp, digits_small, True)
+    again = _train(mlp, digits_small, True)
+    weights = [first[seed][1].weight for seed in (0, 1, 2)]
+    assert not torch.allclose(weights[0], weights[1], atol=1e-3)
+    assert not torch.allclose(weights[1], weights[2], atol=1e-3)
+    for seed in first:
+        assert torch.equal(first[seed][1].weight, again[seed][1].weight)
+
+
+def test_the_seed_decides_the_initial_weights(digits_small):
+    torch.manual_seed(0)
+    reference = mlp()  # torch's own seeding of the same builder
+    models = train_seeds(mlp, digits_small, [0], epochs=1, lr=1e-12, optimizer="sgd",
+                         progress=False)
+    torch.testing.assert_close(models[0][1].weight, reference[1].weight, rtol=0, atol=1e-9)
+
+
+def test_the_seed_decides_the_batch_order_not_the_global_rng(digits_small):
+    torch.manual_seed(1)
+    one = _train(mlp, digits_small, True)
+    torch.manual_seed(2)
+    other = _train(mlp, digits_small, False)
+    _assert_same(one, other)
+
+
+def test_max_parallel_trains_in_chunks_with_the_same_weights(digits_small):
+    whole = _train(mlp, digits_small, True)
+    chunked = _train(mlp, digits_small, True, max_parallel=2)
+    assert "2 chunk(s) of up to 2 (max_parallel=2)" in chunked.note
+    _assert_same(whole, chunked, atol=1e-6)
+
+
+def test_progress_is_called_for_every_seed_and_epoch(digits_small):
+    calls = []
+    models = _train(mlp, digits_small, True, progress=lambda *a: calls.append(a))
+    assert sorted((s, e, n) for s, e, n, _ in calls) == [(s, e, 2) for s in range(3)
+                                                         for e in (1, 2)]
+    for seed, epoch, _, loss in calls:
+        assert loss == models.curves[seed][epoch - 1]
