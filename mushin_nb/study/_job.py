@@ -5,16 +5,20 @@ and the checks of a resumed sweep (checkpoints from older code, deleted checkpoi
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mushin_nb.errors import MushinValueError, describe
-from mushin_nb.progress import current_job
+from mushin_nb.progress import current_job, report
 from mushin_nb.stats import MushinWarning
 from mushin_nb.study._checkpoints import _CHECKPOINT_DIR, CHECKPOINTS
 from mushin_nb.study._fingerprints import _fingerprint
+
+if TYPE_CHECKING:
+    from mushin_nb.train import SeedTrainer
 
 #: Name of the folder of ``working_dir`` that holds the Hydra sweep over (method, seed).
 SWEEP = "sweep"
@@ -27,10 +31,15 @@ class _TrainJob:
     """
 
     def __init__(self, train_fns: dict[str, Callable[[int], Any]], names: dict[str, str],
-                 checkpoints: Path) -> None:
+                 checkpoints: Path, seeds: list[int] | None = None) -> None:
         self.train_fns, self.names, self.checkpoints = train_fns, names, checkpoints
         # hashed here, in the caller's process: a worker may not see a notebook's source
         self.codes = {slug: _fingerprint(fn) for slug, fn in train_fns.items()}
+        self.seeds = list(seeds or [])
+        # the sweep's job index of (method, seed): methods outer, seeds inner, as swept
+        self.index = {(slug, seed): i * len(self.seeds) + j
+                      for i, slug in enumerate(train_fns) for j, seed in enumerate(self.seeds)}
+        self.failed: dict[tuple[str, int], Exception] = {}  # SeedTrainer seeds that failed
 
     def __call__(self, method: str, seed: int) -> dict[str, str]:
         slug, seed = str(method), int(seed)
@@ -47,11 +56,68 @@ class _TrainJob:
                 link.mkdir()
         token = _CHECKPOINT_DIR.set(self.checkpoints)
         try:
-            returned = self.train_fns[slug](seed)
+            fn = self.train_fns[slug]
+            if is_seed_trainer(fn):
+                returned = self._seed_trainer(slug, seed, fn)
+            else:
+                returned = fn(seed)
         finally:
             _CHECKPOINT_DIR.reset(token)
         return {"checkpoint": str(_check_path(name, seed, returned)),
                 "train_fn": self.codes[slug]}
+
+
+    def seed_checkpoint(self, slug: str, seed: int) -> Path:
+        """Where a SeedTrainer method's seed is saved (its code hash in the name: new code,
+        new files)."""
+        return self.checkpoints / f"{slug}-{self.codes[slug]}-seed{seed}.pt"
+
+    def _seed_trainer(self, slug: str, seed: int, trainer: SeedTrainer) -> Path:
+        """Train every seed of the method that has no checkpoint yet (this one among them)."""
+        import torch
+
+        path = self.seed_checkpoint(slug, seed)
+        if path.is_file():  # trained by an earlier job of this sweep, or a killed run
+            return path
+        if (slug, seed) in self.failed:
+            raise self.failed[(slug, seed)]
+        missing = [s for s in dict.fromkeys([seed, *self.seeds])
+                   if not self.seed_checkpoint(slug, s).is_file()]
+
+        def save(s: int, model: Any) -> None:
+            target = self.seed_checkpoint(slug, s)
+            partial = target.with_name(f".{target.name}.partial")
+            torch.save(model.state_dict(), partial)
+            os.replace(partial, target)  # a killed job leaves no half-written checkpoint
+
+        models = trainer.train_many(missing, save, self._router(slug, seed))
+        self.failed.update({(slug, s): error for s, error in models.failures.items()})
+        if seed in models.failures:
+            raise models.failures[seed]
+        return path
+
+    def _router(self, slug: str, seed: int) -> Callable[[int, int, int, float], None]:
+        """Send each seed's epochs to that seed's job of the monitor (else to this job)."""
+        job = current_job()
+        own = job is not None and job.sink is not None and \
+            job.index == self.index.get((slug, seed))
+
+        def progress(s: int, epoch: int, epochs: int, loss: float) -> None:
+            if own and (slug, s) in self.index:
+                job.sink.job_report(self.index[(slug, s)], epoch, epochs, {"loss": loss})
+            elif s == seed:
+                report(step=epoch, total=epochs, loss=loss)
+            else:
+                report(**{f"loss_seed{s}": loss})
+
+        return progress
+
+
+def is_seed_trainer(fn: Any) -> bool:
+    """Whether ``fn`` is a SeedTrainer (whose module is loaded once one exists: no torch
+    import for the others)."""
+    train = sys.modules.get("mushin_nb.train")
+    return train is not None and isinstance(fn, train.SeedTrainer)
 
 
 def _check_path(method: str, seed: int, value: Any) -> Path:

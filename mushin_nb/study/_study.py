@@ -16,7 +16,12 @@ from mushin_nb.errors import (
     bad_value,
 )
 from mushin_nb.stats import MushinWarning
-from mushin_nb.study._checkpoints import CHECKPOINTS, PathLike, load_checkpoint
+from mushin_nb.study._checkpoints import (
+    CHECKPOINTS,
+    PathLike,
+    load_checkpoint,
+    state_dict_loader,
+)
 from mushin_nb.study._checks import (
     _check_checkpoints,
     _check_data,
@@ -26,7 +31,13 @@ from mushin_nb.study._checks import (
     _check_seeds,
     _check_working_dir,
 )
-from mushin_nb.study._job import SWEEP, _forget_lost_checkpoints, _TrainJob, _warn_stale
+from mushin_nb.study._job import (
+    SWEEP,
+    _forget_lost_checkpoints,
+    _TrainJob,
+    _warn_stale,
+    is_seed_trainer,
+)
 from mushin_nb.study._result import StudyResult, TrainingFailure
 
 
@@ -307,7 +318,7 @@ class Study:
         _forget_lost_checkpoints(sweep_dir)
         names = {slug: name for name, slug in self._slugs.items()}
         job = _TrainJob({slug: self.methods[name] for slug, name in names.items()}, names,
-                        self.checkpoint_dir)
+                        self.checkpoint_dir, self.seeds)
         params = {"method": multirun(list(names)), "seed": multirun(self.seeds)}
         self.workflow = wf = sweep(
             job, params, working_dir=sweep_dir, launcher=self.launcher, resume=True,
@@ -347,17 +358,35 @@ class Study:
             warnings.warn(f"Study: {len(missing)} (method, seed) pairs have no checkpoint: "
                           f"{lost}{dropped}. The comparison uses the seeds present (reference "
                           f"{kwargs['reference']!r}).", MushinWarning, stacklevel=3)
-        result = compare(models, self.data, num_classes=self.num_classes, load_fn=self.load_fn,
-                         progress=self.progress, **kwargs)
+        result = compare(models, self.data, num_classes=self.num_classes,
+                         load_fn=self._load_fn(models), progress=self.progress, **kwargs)
         result.data.attrs["missing"] = ", ".join(f"{m}/seed={s}" for m, s in missing)
         return StudyResult(result.data, result.comparisons, result.summary(),
                            missing=[(m, s, self._why(m, s)) for m, s in missing])
+
+    def _load_fn(self, models: dict[str, dict[int, str]]) -> Callable[[PathLike], Any]:
+        """The user's load_fn, except for SeedTrainer checkpoints: their build + state dict."""
+        own = {path: state_dict_loader(self.methods[name].build)
+               for name, by_seed in models.items() if is_seed_trainer(self.methods[name])
+               for path in by_seed.values()}
+        return _ByPath(own, self.load_fn) if own else self.load_fn
 
     def _why(self, method: str, seed: int) -> str:
         for failure in [*self._failures, *self._skipped]:
             if failure.method == method and failure.seed == seed:
                 return failure.error
         return "not trained"
+
+
+class _ByPath:
+    """A load_fn that loads some paths with loaders of their own (picklable)."""
+
+    def __init__(self, loaders: dict[str, Callable[[PathLike], Any]],
+                 default: Callable[[PathLike], Any]) -> None:
+        self.loaders, self.default = loaders, default
+
+    def __call__(self, path: PathLike) -> Any:
+        return self.loaders.get(str(path), self.default)(path)
 
 
 def _no_training(seed: int) -> None:

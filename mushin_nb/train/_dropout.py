@@ -29,7 +29,7 @@ def dropout_modules(model: nn.Module) -> list[nn.Module]:
 
 
 def mask_shape(module: nn.Module, shape: torch.Size) -> tuple[int, ...]:
-    """The shape of the mask of ``module`` for an input of ``shape``: whole channels for DropoutNd."""
+    """The mask shape of ``module`` for an input of ``shape`` (DropoutNd: whole channels)."""
     dims = DROPOUTS[type(module)]
     return tuple(shape) if dims == 0 else tuple(shape[: len(shape) - dims]) + (1,) * dims
 

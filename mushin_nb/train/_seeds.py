@@ -15,8 +15,14 @@ from mushin_nb.errors import MushinRuntimeError, MushinTypeError, bad_value
 from mushin_nb.progress import report
 from mushin_nb.stats import MushinWarning
 from mushin_nb.train._data import Stream, as_training_data
-from mushin_nb.train._loop import NotVectorizable, Outcome, Settings, probe, train_one, \
-    train_stacked
+from mushin_nb.train._loop import (
+    NotVectorizable,
+    Outcome,
+    Settings,
+    probe,
+    train_one,
+    train_stacked,
+)
 from mushin_nb.train._optim import check_optimizer
 from mushin_nb.train._stack import check_same_structure, chunk_size, memory_per_seed
 

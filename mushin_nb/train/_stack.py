@@ -14,7 +14,7 @@ from mushin_nb.errors import bad_value
 __all__ = ["check_same_structure", "chunk_size", "memory_per_seed", "stack", "unstack"]
 
 
-def _structure(model: nn.Module) -> list[tuple[str, tuple[int, ...], str]]:
+def structure(model: nn.Module) -> list[tuple[str, tuple[int, ...], str]]:
     tensors = [*model.named_parameters(), *model.named_buffers()]
     return [(name, tuple(t.shape), str(t.dtype)) for name, t in tensors]
 
@@ -22,9 +22,9 @@ def _structure(model: nn.Module) -> list[tuple[str, tuple[int, ...], str]]:
 def check_same_structure(models: dict[int, nn.Module], arg: str = "build") -> None:
     """Raise if the models do not share names, shapes and dtypes of parameters and buffers."""
     seeds = list(models)
-    first = _structure(models[seeds[0]])
+    first = structure(models[seeds[0]])
     for seed in seeds[1:]:
-        other = _structure(models[seed])
+        other = structure(models[seed])
         if other != first:
             diff = next((a, b) for a, b in zip(first + [None], other + [None]) if a != b)
             raise bad_value(arg, models[seed].__class__.__name__,

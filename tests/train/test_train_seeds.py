@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.train.conftest import MODELS, mlp
 
 from mushin_nb.train import train_seeds
+from tests.train.conftest import MODELS, mlp
 
 OPTIMIZERS = [("adam", {}), ("adamw", {"weight_decay": 0.05}),
               ("sgd", {"momentum": 0.9, "weight_decay": 0.01})]

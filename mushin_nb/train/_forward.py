@@ -1,0 +1,75 @@
+"""One vmapped forward pass for the k models of one structure (evaluation, no grad)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from mushin_nb.train._stack import structure
+
+__all__ = ["StackedForward", "same_structure_groups"]
+
+
+def _key(model: Any) -> tuple | None:
+    if not isinstance(model, nn.Module):
+        return None
+    tensors = [*model.parameters(), *model.buffers()]
+    if not tensors or len({(t.device, t.dtype) for t in tensors}) != 1:
+        return None
+    return (type(model), tensors[0].device, tuple(structure(model)), repr(model))
+
+
+def same_structure_groups(models: Sequence[Any]) -> list[list[int]]:
+    """Indices of ``models`` grouped by structure (class, repr, names, shapes, device).
+
+    Models that cannot be stacked (not a Module, no tensors, mixed devices) stay alone.
+
+    Examples
+    --------
+    >>> same_structure_groups([nn.Linear(2, 3), nn.Linear(2, 3), nn.Linear(3, 2), len])
+    [[0, 1], [2], [3]]
+    """
+    groups: dict[Any, list[int]] = {}
+    for i, model in enumerate(models):
+        key = _key(model)
+        groups.setdefault(key if key is not None else ("alone", i), []).append(i)
+    return list(groups.values())
+
+
+class StackedForward:
+    """``forward(x) -> (k, N, ...)``: the outputs of k models of one structure on ``x``.
+
+    The models' parameters and buffers are stacked once (a copy: later changes to the
+    models are not seen) and a stateless copy of the first model runs under
+    ``torch.func.vmap`` in eval mode.
+
+    Examples
+    --------
+    >>> models = [nn.Linear(2, 3) for _ in range(4)]
+    >>> x = torch.ones(5, 2)
+    >>> out = StackedForward(models)(x)
+    >>> tuple(out.shape), bool(torch.allclose(out[2], models[2](x)))
+    ((4, 5, 3), True)
+    """
+
+    def __init__(self, models: Sequence[nn.Module]) -> None:
+        import copy
+
+        from torch.func import functional_call, stack_module_state, vmap
+
+        params, buffers = stack_module_state(list(models))
+        self.params = {k: v.detach() for k, v in params.items()}
+        self.buffers = buffers
+        self.base = copy.deepcopy(models[0]).to("meta").eval()
+
+        def one(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
+            return functional_call(self.base, (p, b), (x,))
+
+        self._forward = vmap(one, in_dims=(0, 0, None))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self._forward(self.params, self.buffers, x)
