@@ -22,11 +22,12 @@ def compare(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
             load_fn: Callable[[str], Any] | None = None, test: str = "welch",
             alpha: float = 0.05, reference: str | None = None, ignore_index: int | None = None,
             device: Any = None, pairs: str = "all", bootstrap: str | None = None,
-            seed: int = 0, progress: Any = False) -> BenchmarkResult:
+            seed: int = 0, progress: Any = False, vectorize: bool = True) -> BenchmarkResult:
     """Evaluate every model of every method on ``data``, then compare the methods.
 
     Each model is scored by :func:`mushin_nb.metrics.evaluate` (one pass over ``data``, one
-    forward per batch feeding the whole battery), then :meth:`BenchmarkResult.from_dataset`
+    forward per batch feeding the whole battery; the seeds of one architecture share one
+    vmapped forward, see ``vectorize``), then :meth:`BenchmarkResult.from_dataset`
     runs the tests, Holm correction, intervals and effect sizes.
 
     Parameters
@@ -46,12 +47,17 @@ def compare(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
         As for :meth:`BenchmarkResult.from_dataset`.
     progress : bool or sink
         Show one job per (method, seed) evaluation (see :mod:`mushin_nb.progress`).
+    vectorize : bool
+        With the task's own ``predict_fn``, a method's models of one structure (its seeds)
+        are loaded together and share one vmapped forward pass per batch
+        (:func:`mushin_nb.metrics.evaluate_many`); the values equal one model at a time.
+        ``False``: one model at a time, each loaded just before it is scored.
 
     Returns
     -------
     BenchmarkResult
     """
-    from mushin_nb.metrics import Battery, evaluate
+    from mushin_nb.metrics import Battery, evaluate, evaluate_many
     from mushin_nb.progress import sweep_progress
 
     stats.check_settings(test, alpha, pairs, bootstrap, seed)
@@ -67,21 +73,31 @@ def compare(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
     sink.start([f"{method} seed={sid}" for method, sid, _ in plan], title="compare")
     scores: dict[tuple[str, int], dict[str, float]] = {}
     ok = False
+    evaluation = dict(num_classes=num_classes, task=task, metrics=metrics,
+                      predict_fn=predict_fn, ignore_index=ignore_index, device=device)
     try:
-        for index, (method, sid, item) in enumerate(plan):
-            sink.job_start(index)
+        for jobs in _groups(plan, vectorize and predict_fn is None):
+            # the group runs as its first job; the others start and end once it is scored
+            sink.job_start(jobs[0])
+            started = jobs[:1]
             try:
-                model = load_fn(item) if _is_path(item) else item
-                values = evaluate(model, data, num_classes=num_classes, task=task,
-                                  metrics=metrics, predict_fn=predict_fn,
-                                  ignore_index=ignore_index, device=device)
-                del model  # a loaded checkpoint is released before the next one loads
-                _check_finite(values, method, sid)
+                models_ = {index: load_fn(plan[index][2]) if _is_path(plan[index][2])
+                           else plan[index][2] for index in jobs}
+                if len(jobs) == 1:
+                    values = {jobs[0]: evaluate(models_[jobs[0]], data, **evaluation)}
+                else:
+                    values = evaluate_many(models_, data, vectorize=True, **evaluation)
+                del models_  # loaded checkpoints are released before the next ones load
+                for index in jobs:
+                    if index not in started:
+                        sink.job_start(index)
+                        started.append(index)
+                    _check_finite(values[index], plan[index][0], plan[index][1])
+                    sink.job_end(index, "done")
+                    scores[plan[index][:2]] = values[index]
             except BaseException as error:
-                sink.job_end(index, "failed", f"{type(error).__name__}: {error}")
+                sink.job_end(started[-1], "failed", f"{type(error).__name__}: {error}")
                 raise
-            sink.job_end(index, "done")
-            scores[(method, sid)] = values
         ok = True
     finally:
         sink.close(ok)
@@ -159,6 +175,16 @@ def compare_dataset(ds: Any, over: str = "seed", by: str | None = None, *,
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _groups(plan: list[tuple[str, int, Any]], together: bool) -> list[list[int]]:
+    """The plan's indices evaluated together: each method's, or one at a time."""
+    if not together:
+        return [[index] for index in range(len(plan))]
+    by_method: dict[str, list[int]] = {}
+    for index, (method, _, _) in enumerate(plan):
+        by_method.setdefault(method, []).append(index)
+    return list(by_method.values())
 
 
 def _is_path(item: Any) -> bool:

@@ -79,13 +79,16 @@ class _Prepared:
 def evaluate_many(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
                   task: str = "classification", metrics: Any = None,
                   predict_fn: PredictFn | None = None, ignore_index: int | None = None,
-                  device: Any = None) -> dict[str, dict[str, float]]:
+                  device: Any = None, vectorize: bool = False) -> dict[str, dict[str, float]]:
     """Score several models in one pass over ``data``.
 
     Each batch is read once; every model does one forward pass on it (on its own device,
     under ``torch.inference_mode()``, in eval mode, restored afterwards) and that one output
     feeds all metrics of the model's :class:`Battery`.  ``data`` may therefore be a one-shot
-    iterator.
+    iterator.  With ``vectorize=True``, modules of one structure (the seeds of one
+    architecture) share one vmapped forward pass per batch
+    (:class:`mushin_nb.train.StackedForward`) when the task's own ``predict_fn`` is used;
+    the values are those of one model at a time.
 
     Parameters
     ----------
@@ -102,6 +105,9 @@ def evaluate_many(models: Mapping[str, Any], data: Iterable[Any], *, num_classes
     device : str or torch.device, optional
         Run every model there (moved for the evaluation, moved back after); default: each
         model's own device.
+    vectorize : bool
+        Let modules of one structure share one vmapped forward pass (their own
+        ``forward`` is then not called; vmap runs a stateless copy).
 
     Returns
     -------
@@ -122,13 +128,26 @@ def evaluate_many(models: Mapping[str, Any], data: Iterable[Any], *, num_classes
     try:
         for name, model in models.items():
             prepared[name] = _Prepared(model, device)
+        stacked = _stacked(prepared) if vectorize and predict_fn is None else []
+        alone = [name for name in prepared if not any(name in names for names, _ in stacked)]
         seen = 0
         with torch.inference_mode():
             for batch in batches:
                 inputs, targets = _split(batch)
                 seen += 1
-                for name, prep in prepared.items():
-                    probs = predict(prep.model, _move(inputs, prep.device))
+                outputs: list[tuple[str, Any, Any]] = [
+                    (name, prepared[name].model, prepared[name].device) for name in alone]
+                for names, forward in list(stacked):
+                    where = prepared[names[0]].device
+                    out = _try(forward, _move(inputs, where))
+                    if out is None:  # vmap cannot run it, or not a tensor: one at a time
+                        stacked.remove((names, forward))
+                        alone += names
+                        outputs += [(n, prepared[n].model, prepared[n].device) for n in names]
+                        continue
+                    outputs += [(name, _Output(out[i]), where) for i, name in enumerate(names)]
+                for name, model, where in outputs:
+                    probs = predict(model, _move(inputs, where))
                     if not isinstance(probs, torch.Tensor):
                         raise bad_value("predict_fn", probs, "a function returning a tensor of "
                                         "probabilities (N, num_classes, ...)",
@@ -141,6 +160,34 @@ def evaluate_many(models: Mapping[str, Any], data: Iterable[Any], *, num_classes
         raise bad_value("data", data, "a non-empty iterable of (inputs, targets) batches",
                         "check the DataLoader / dataset is not empty")
     return {name: battery.compute() for name, battery in batteries.items()}
+
+
+class _Output:
+    """Stands for a model whose output on this batch is already known."""
+
+    def __init__(self, output: torch.Tensor) -> None:
+        self.output = output
+
+    def __call__(self, inputs: Any) -> torch.Tensor:
+        return self.output
+
+
+def _try(forward: Any, inputs: Any) -> torch.Tensor | None:
+    try:
+        out = forward(inputs)
+    except Exception:  # noqa: BLE001 - whatever vmap refuses, the models run one by one
+        return None
+    return out if isinstance(out, torch.Tensor) else None
+
+
+def _stacked(prepared: dict[str, _Prepared]) -> list[tuple[list[str], Any]]:
+    """Groups of two or more modules of one structure, each with its stacked forward."""
+    from mushin_nb.train import StackedForward, same_structure_groups
+
+    names = list(prepared)
+    groups = same_structure_groups([prepared[n].model for n in names])
+    return [([names[i] for i in g], StackedForward([prepared[names[i]].model for i in g]))
+            for g in groups if len(g) > 1]
 
 
 def evaluate(model: Any, data: Iterable[Any], *, num_classes: int,
