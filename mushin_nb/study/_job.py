@@ -68,9 +68,9 @@ class _TrainJob:
 
 
     def seed_checkpoint(self, slug: str, seed: int) -> Path:
-        """Where a SeedTrainer method's seed is saved (its code hash in the name: new code,
-        new files)."""
-        return self.checkpoints / f"{slug}-{self.codes[slug]}-seed{seed}.pt"
+        """Where a SeedTrainer method's seed is saved."""
+        trainer = self.train_fns[slug]
+        return self.checkpoints / trainer.checkpoint_name(slug, self.codes[slug], seed)
 
     def _seed_trainer(self, slug: str, seed: int, trainer: SeedTrainer) -> Path:
         """Train every seed of the method that has no checkpoint yet (this one among them)."""
@@ -86,6 +86,7 @@ class _TrainJob:
 
         def save(s: int, model: Any) -> None:
             target = self.seed_checkpoint(slug, s)
+            target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{target.name}.partial")
             torch.save(model.state_dict(), partial)
             os.replace(partial, target)  # a killed job leaves no half-written checkpoint

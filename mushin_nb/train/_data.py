@@ -44,9 +44,15 @@ class Tensors:
         return int(self.inputs.shape[0])
 
     def batches(self, generator: torch.Generator) -> list[torch.Tensor]:
-        """The sample indices of one epoch's batches, in the order ``generator`` draws."""
+        """The sample indices of one epoch's batches, in the order ``generator`` draws: the
+        order of ``DataLoader(shuffle=True, generator=generator)``."""
         n = len(self)
-        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
+        if self.shuffle:  # the draws of a DataLoader's pass: its base seed, then the sampler's
+            torch.empty((), dtype=torch.int64).random_(generator=generator)
+            order = torch.randperm(n, generator=generator)
+            torch.randperm(n, generator=generator)  # RandomSampler draws (and cuts) one more
+        else:
+            order = torch.arange(n)
         batches = list(order.split(self.batch_size))
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
@@ -107,8 +113,8 @@ def _dataset_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor] | str:
 def as_training_data(data: Any, batch_size: int | None) -> tuple[Tensors | Stream, str | None]:
     """``data`` as :class:`Tensors` where it can be, else as a :class:`Stream` and the reason.
 
-    A DataLoader keeps its batch size, ``drop_last`` and whether it shuffles; a dataset
-    is shuffled in batches of ``batch_size`` (default 64).
+    A DataLoader keeps its batch size, ``drop_last`` and whether it shuffles; a torch
+    Dataset is shuffled in batches of ``batch_size`` (default 64); a list is batches.
     """
     if batch_size is not None:
         _check_batch_size(batch_size)
@@ -130,6 +136,9 @@ def as_training_data(data: Any, batch_size: int | None) -> tuple[Tensors | Strea
     elif isinstance(dataset, torch.utils.data.IterableDataset) or not (
             hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
         reason = "the data is not a map-style dataset of tensors"
+    elif not loader and not isinstance(dataset, torch.utils.data.Dataset):
+        # a list is batches, as everywhere in the package, not samples
+        reason = "the data is not a map-style dataset of tensors (it is a list of batches)"
     if reason is None:
         tensors = _dataset_tensors(dataset)
         if isinstance(tensors, str):

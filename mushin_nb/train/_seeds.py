@@ -208,6 +208,8 @@ def train_seeds(build: Callable[[], nn.Module], data: Any, seeds: Iterable[int],
     settings = Settings(epochs, float(lr), name, float(weight_decay), float(momentum),
                         _loss_fn(loss), _device(device))
     tensors, reason = as_training_data(data, batch_size)
+    if vectorize == "auto" and len(seeds) == 1 and reason is None:
+        vectorize, reason = False, "one seed"  # nothing to train together: not worth a note
     models = build_models(build, seeds)
     if vectorize is not False:
         check_same_structure(models)
@@ -228,7 +230,7 @@ def train_seeds(build: Callable[[], nn.Module], data: Any, seeds: Iterable[int],
             reason, result.vectorized = str(why), False
             models = build_models(build, seeds)
     if not outcomes:
-        if vectorize == "auto" and reason:
+        if vectorize == "auto" and reason and len(seeds) > 1:
             warnings.warn(f"train_seeds trains the {len(seeds)} seeds one after another: "
                           f"{reason}.", MushinWarning, stacklevel=2)
         result.note = "one seed after another" + (f": {reason}" if reason else "")

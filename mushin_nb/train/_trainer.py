@@ -94,6 +94,11 @@ class SeedTrainer:
         settings["data"] = _describe_data(self.data)
         return settings
 
+    def checkpoint_name(self, method: str, code: str, seed: int) -> str:
+        """The file (relative to the Study's checkpoint folder) of ``seed``'s state dict;
+        the code hash in the name gives new code new files."""
+        return f"{method}-{code}-seed{seed}.pt"
+
     def __call__(self, seed: int) -> nn.Module:
         """Train one seed; return its model."""
         models = self.train_many([seed], lambda s, m: None)

@@ -104,3 +104,22 @@ def test_progress_is_called_for_every_seed_and_epoch(digits_small):
                                                          for e in (1, 2)]
     for seed, epoch, _, loss in calls:
         assert loss == models.curves[seed][epoch - 1]
+
+
+def test_the_reference_loop_is_torchs_own_loop_bit_for_bit(digits_small):
+    """Seed s: torch.manual_seed(s) for the weights, DataLoader(generator=seed s) order."""
+    models = train_seeds(mlp, digits_small, [4], epochs=2, lr=0.01, vectorize=False,
+                         progress=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4)
+        model = mlp()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    order = torch.utils.data.DataLoader(digits_small.dataset, batch_size=64, shuffle=True,
+                                        generator=torch.Generator().manual_seed(4))
+    for _ in range(2):
+        for inputs, targets in order:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(inputs), targets).backward()
+            optimizer.step()
+    for name, value in model.state_dict().items():
+        assert torch.equal(models[4].state_dict()[name], value), name

@@ -45,27 +45,17 @@ def _positive_float(arg: str, value: Any) -> float:
     return float(value)
 
 
-def _seeded_loader(data: Any, seed: int) -> Any:
-    """``data`` reshuffled from a generator seeded with ``seed``, whatever it was used for.
+def _seed_trainer_class() -> type:
+    from mushin_nb.train import SeedTrainer
 
-    A DataLoader's own generator moves on each time it is iterated, so training with it
-    would depend on what ran before; a copy with a seeded generator does not.
-    """
-    from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
-
-    if not isinstance(data, DataLoader) or data.batch_size is None \
-            or not isinstance(data.sampler, (RandomSampler, SequentialSampler)):
-        return data  # batches of a list, or a custom sampler: used as they come
-    import torch
-
-    return DataLoader(data.dataset, batch_size=data.batch_size,
-                      shuffle=isinstance(data.sampler, RandomSampler),
-                      collate_fn=data.collate_fn, drop_last=data.drop_last,
-                      generator=torch.Generator().manual_seed(int(seed)))
+    return SeedTrainer
 
 
-class ModuleTrainer:
+class ModuleTrainer(_seed_trainer_class()):  # type: ignore[misc]
     """``train_fn(seed) -> path`` for a ``torch.nn.Module`` factory; see :func:`module_trainer`.
+
+    A :class:`~mushin_nb.train.SeedTrainer`: in a Study, one job trains all its missing
+    seeds at once (:func:`~mushin_nb.train.train_seeds`).
 
     Attributes
     ----------
@@ -77,7 +67,8 @@ class ModuleTrainer:
 
     def __init__(self, factory: Callable[[], Any], data: Iterable[Any], epochs: int,
                  lr: float, name: str, device: str) -> None:
-        self.factory, self.data, self.epochs, self.lr = factory, data, epochs, lr
+        super().__init__(self.build, data, epochs=epochs, lr=lr, device=device)
+        self.factory, self.epochs, self.lr = factory, epochs, lr
         self.name, self.device = name, device
         self.folder = _MODULE_DIR + _slug(name)
 
@@ -88,6 +79,10 @@ class ModuleTrainer:
         from mushin_nb.study import _fingerprint
 
         return (_fingerprint(self.factory), self.epochs, self.lr, self.name, self.device)
+
+    def checkpoint_name(self, method: str, code: str, seed: int) -> str:
+        """``module-<name>/seed<seed>.pt``, as :meth:`__call__` saves."""
+        return f"{self.folder}/seed{seed}.pt"
 
     def build(self) -> Any:
         """A new, untrained model; its random initialisation leaves the global RNG alone."""
@@ -111,32 +106,21 @@ class ModuleTrainer:
 
         from mushin_nb.progress import report
         from mushin_nb.study import checkpoint_dir
+        from mushin_nb.train import train_seeds
 
         seed = int(seed)
-        loader = _seeded_loader(self.data, seed)
-        device = torch.device(self.device)
-        cuda = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
-            model = self._new_model().to(device)
-            optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
-            for epoch in range(self.epochs):
-                model.train()
-                total, count = 0.0, 0
-                for inputs, targets in loader:
-                    inputs, targets = inputs.to(device), targets.to(device)
-                    optimizer.zero_grad()
-                    loss = torch.nn.functional.cross_entropy(model(inputs), targets)
-                    loss.backward()
-                    optimizer.step()
-                    total, count = total + loss.item() * len(targets), count + len(targets)
-                report(step=epoch + 1, total=self.epochs, loss=total / max(count, 1))
+        settings = {**self.settings, "vectorize": False}
+        models = train_seeds(self.build, self.data, [seed], **settings,
+                             progress=lambda s, epoch, epochs, loss: report(
+                                 step=epoch, total=epochs, loss=loss))
+        if seed not in models:
+            raise models.failures[seed]
         folder = checkpoint_dir() / self.folder
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"seed{seed}.pt"
         tmp = folder / f".seed{seed}.{uuid.uuid4().hex}.tmp"
         try:
-            torch.save(model.state_dict(), tmp)
+            torch.save(models[seed].state_dict(), tmp)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -159,10 +143,12 @@ def module_trainer(factory: Callable[[], Any], data: Iterable[Any], *, epochs: i
                    device: str = "cpu") -> ModuleTrainer:
     """A ``train_fn(seed) -> path`` that trains ``factory()`` on ``data`` with the default loop.
 
-    The loop: ``torch.manual_seed(seed)`` (inside ``torch.random.fork_rng``, so the global
-    RNG is left as it was), ``epochs`` passes of Adam with learning rate ``lr`` on the
-    cross-entropy of ``model(inputs)`` and ``targets``, the data reshuffled from a generator
-    seeded with ``seed``; each epoch reports its mean loss to the live monitor. The state
+    The loop is :func:`mushin_nb.train.train_seeds`: ``torch.manual_seed(seed)`` (inside
+    ``torch.random.fork_rng``, so the global RNG is left as it was), ``epochs`` passes of
+    Adam with learning rate ``lr`` on the cross-entropy of ``model(inputs)`` and
+    ``targets``, the data reshuffled from a generator seeded with ``seed``; each epoch
+    reports its mean loss to the live monitor. In a Study, one job trains all the seeds
+    that have no checkpoint at once, with the same weights. The state
     dict is saved to ``checkpoint_dir()/module-<name>/seed<seed>.pt``; load it back with
     :meth:`ModuleTrainer.load` or :func:`methods_loader`.
 
