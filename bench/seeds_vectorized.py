@@ -15,6 +15,7 @@ missed); it trains on CUDA when there is one.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import sys
 import time
@@ -49,9 +50,9 @@ def _train_case(build, epochs, train, device) -> dict:
     models = {}
     for _ in range(ROUNDS):
         for vectorize in (False, True):
-            out, wall, cpu = _timed(lambda: train_seeds(
-                build, train, SEEDS, epochs=epochs, vectorize=vectorize, device=device,
-                progress=False))
+            out, wall, cpu = _timed(functools.partial(
+                train_seeds, build, train, SEEDS, epochs=epochs, vectorize=vectorize,
+                device=device, progress=False))
             times[vectorize].append((wall, cpu))
             models[vectorize] = out
     seq = [statistics.median(t[i] for t in times[False]) for i in (0, 1)]
@@ -60,17 +61,20 @@ def _train_case(build, epochs, train, device) -> dict:
             "models": models[True], "note": models[True].note}
 
 
+def _evaluate(named, test, device, vectorize):
+    for _ in range(EVAL_PASSES):
+        out = evaluate_many(named, test, num_classes=10, device=device, vectorize=vectorize)
+    return out
+
+
 def _eval_case(models, test, device) -> tuple[float, float]:
     named = {seed: model for seed, model in models.items()}
+    for vectorize in (False, True):  # warm-up: first calls load the metric code
+        evaluate_many(named, test, num_classes=10, device=device, vectorize=vectorize)
     times = {False: [], True: []}
     for _ in range(ROUNDS):
         for vectorize in (False, True):
-            def run():
-                for _ in range(EVAL_PASSES):
-                    out = evaluate_many(named, test, num_classes=10, device=device,
-                                        vectorize=vectorize)
-                return out
-            out, wall, _ = _timed(run)
+            out, wall, _ = _timed(functools.partial(_evaluate, named, test, device, vectorize))
             times[vectorize].append(wall)
             if vectorize:
                 vec_out = out

@@ -70,7 +70,7 @@ class _TrainJob:
     def seed_checkpoint(self, slug: str, seed: int) -> Path:
         """Where a SeedTrainer method's seed is saved."""
         trainer = self.train_fns[slug]
-        return self.checkpoints / trainer.checkpoint_name(slug, self.codes[slug], seed)
+        return self.checkpoints / trainer.checkpoint_name(slug, seed)
 
     def _seed_trainer(self, slug: str, seed: int, trainer: SeedTrainer) -> Path:
         """Train every seed of the method that has no checkpoint yet (this one among them)."""
@@ -88,7 +88,7 @@ class _TrainJob:
             target = self.seed_checkpoint(slug, s)
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{target.name}.partial")
-            torch.save(model.state_dict(), partial)
+            torch.save(trainer.checkpoint_object(model), partial)
             os.replace(partial, target)  # a killed job leaves no half-written checkpoint
 
         models = trainer.train_many(missing, save, self._router(slug, seed))

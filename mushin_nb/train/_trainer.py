@@ -50,6 +50,11 @@ class SeedTrainer:
     vectorize, max_parallel
         As for :func:`train_seeds`; ``max_parallel`` also sets how many seeds are trained
         (and checkpointed) before the next ones start.
+    checkpoint : {"state_dict", "module"}
+        What each ``<method>_seed<seed>.pt`` holds: the state dict, or the whole model in
+        eval mode (which loads with ``weights_only=True`` when it is made of torch.nn
+        layers, see :func:`mushin_nb.study.load_checkpoint`). Either way the Study loads
+        it into ``build()``.
 
     Examples
     --------
@@ -65,9 +70,13 @@ class SeedTrainer:
                  lr: float = 1e-3, optimizer: str = "adam", weight_decay: float = 0.0,
                  momentum: float = 0.0, loss: Any = "cross_entropy",
                  batch_size: int | None = None, device: Any = None,
-                 vectorize: bool | str = "auto", max_parallel: int | None = None) -> None:
+                 vectorize: bool | str = "auto", max_parallel: int | None = None,
+                 checkpoint: str = "state_dict") -> None:
         from mushin_nb.errors import MushinTypeError, bad_value
 
+        if checkpoint not in ("state_dict", "module"):
+            raise bad_value("checkpoint", checkpoint, "'state_dict' or 'module'",
+                            "e.g. checkpoint='state_dict'")
         if not callable(build):
             raise bad_value("build", build, "a function () -> nn.Module",
                             "e.g. SeedTrainer(digits_mlp, train_loader, epochs=5)",
@@ -80,7 +89,7 @@ class SeedTrainer:
         self.settings = dict(epochs=epochs, lr=lr, optimizer=optimizer,
                              weight_decay=weight_decay, momentum=momentum, loss=loss,
                              batch_size=batch_size, device=device, vectorize=vectorize)
-        self.max_parallel = max_parallel
+        self.max_parallel, self.checkpoint = max_parallel, checkpoint
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.settings.items()
@@ -92,12 +101,16 @@ class SeedTrainer:
         settings = {k: _describe(v) for k, v in self.settings.items()}
         settings["build"] = _describe(self.build)
         settings["data"] = _describe_data(self.data)
+        settings["checkpoint"] = self.checkpoint
         return settings
 
-    def checkpoint_name(self, method: str, code: str, seed: int) -> str:
-        """The file (relative to the Study's checkpoint folder) of ``seed``'s state dict;
-        the code hash in the name gives new code new files."""
-        return f"{method}-{code}-seed{seed}.pt"
+    def checkpoint_name(self, method: str, seed: int) -> str:
+        """The file of ``seed``'s checkpoint, relative to the Study's checkpoint folder."""
+        return f"{method}_seed{seed}.pt"
+
+    def checkpoint_object(self, model: nn.Module) -> Any:
+        """What is saved for a trained model."""
+        return model.state_dict() if self.checkpoint == "state_dict" else model.eval()
 
     def __call__(self, seed: int) -> nn.Module:
         """Train one seed; return its model."""

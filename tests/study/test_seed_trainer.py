@@ -200,8 +200,8 @@ def test_sigkill_mid_training_then_the_rerun_trains_only_the_unfinished_seeds(tm
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert log.read_text().split() == ["0", "1", "2", "3"]
-    saved = sorted(p.name.rsplit("-", 1)[1] for p in (work / "checkpoints").glob("*.pt"))
-    assert saved == ["seed0.pt", "seed1.pt"]
+    saved = sorted(p.name for p in (work / "checkpoints").glob("*.pt"))
+    assert saved == ["m_seed0.pt", "m_seed1.pt"]
     log.unlink()
     done = subprocess.run([sys.executable, str(script), str(log), str(work)], env=env,
                           capture_output=True, text=True, timeout=300)

@@ -80,7 +80,7 @@ class ModuleTrainer(_seed_trainer_class()):  # type: ignore[misc]
 
         return (_fingerprint(self.factory), self.epochs, self.lr, self.name, self.device)
 
-    def checkpoint_name(self, method: str, code: str, seed: int) -> str:
+    def checkpoint_name(self, method: str, seed: int) -> str:
         """``module-<name>/seed<seed>.pt``, as :meth:`__call__` saves."""
         return f"{self.folder}/seed{seed}.pt"
 
