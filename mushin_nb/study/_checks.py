@@ -15,6 +15,7 @@ from mushin_nb.errors import (
     MushinTypeError,
     bad_value,
 )
+from mushin_nb.stats._rng import check_seeds
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -45,20 +46,7 @@ def _check_methods(methods: Any, arg: str = "methods") -> dict[str, str]:
 
 
 def _check_seeds(seeds: Any) -> list[int]:
-    if isinstance(seeds, (str, bytes, Mapping)) or not isinstance(seeds, Iterable):
-        raise bad_value("seeds", seeds, "a list of ints", "e.g. seeds=[0, 1, 2]", MushinTypeError)
-    seeds = list(seeds)
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise bad_value("seeds", seeds, "a list of ints", f"{seed!r} is not an int",
-                            MushinTypeError)
-    out = [int(seed) for seed in seeds]
-    if not out:
-        raise bad_value("seeds", seeds, "a non-empty list of ints", "e.g. seeds=[0, 1, 2]")
-    dup = sorted({seed for seed in out if out.count(seed) > 1})
-    if dup:
-        raise bad_value("seeds", seeds, "unique ints", f"remove the repeated seed(s) {dup}")
-    return out
+    return check_seeds(seeds)
 
 
 def _check_data(data: Any) -> None:

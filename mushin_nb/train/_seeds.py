@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import numbers
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -14,6 +13,7 @@ from torch import nn
 from mushin_nb.errors import MushinRuntimeError, MushinTypeError, bad_value
 from mushin_nb.progress import report
 from mushin_nb.stats import MushinWarning
+from mushin_nb.stats._rng import check_seeds
 from mushin_nb.train._data import Stream, as_training_data
 from mushin_nb.train._loop import (
     NotVectorizable,
@@ -55,27 +55,6 @@ class SeedModels(dict):
         self.failures: dict[int, MushinRuntimeError] = {}
         self.vectorized = False
         self.note = ""
-
-
-def check_seeds(seeds: Any) -> list[int]:
-    """``seeds`` as a list of unique ints, or the error that says what is wrong."""
-    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
-        raise bad_value("seeds", seeds, "a list of ints", f"e.g. seeds=range({seeds})",
-                        MushinTypeError)
-    if isinstance(seeds, (str, bytes, Mapping)) or not isinstance(seeds, Iterable):
-        raise bad_value("seeds", seeds, "a list of ints", "e.g. seeds=[0, 1, 2]", MushinTypeError)
-    seeds = list(seeds)
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise bad_value("seeds", seeds, "a list of ints", f"{seed!r} is not an int",
-                            MushinTypeError)
-    out = [int(seed) for seed in seeds]
-    if not out:
-        raise bad_value("seeds", seeds, "a non-empty list of ints", "e.g. seeds=[0, 1, 2]")
-    dup = sorted({seed for seed in out if out.count(seed) > 1})
-    if dup:
-        raise bad_value("seeds", seeds, "unique ints", f"remove the repeated seed(s) {dup}")
-    return out
 
 
 def build_models(build: Any, seeds: list[int]) -> dict[int, nn.Module]:

@@ -20,14 +20,7 @@ from mushin_nb.progress import current_job
 from mushin_nb.stats import MushinWarning
 from mushin_nb.study import Study
 from mushin_nb.train import SeedTrainer, train_seeds
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.experiments.conftest import one_torch_thread  # noqa: F401 - autouse, one thread
 
 
 @pytest.fixture(scope="module")
@@ -194,8 +187,8 @@ def test_sigkill_mid_training_then_the_rerun_trains_only_the_unfinished_seeds(tm
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
-        if log.exists() and "2" in log.read_text().split():
-            break  # the second pair of seeds is being built: the first pair is saved
+        if log.exists() and "3" in log.read_text().split():
+            break  # the second pair of seeds is built (its training begins): the first is saved
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

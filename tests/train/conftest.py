@@ -8,6 +8,7 @@ from torch import nn
 
 from mushin_nb.experiments.digits import digits_tensors
 from mushin_nb.experiments.zoo import digits_cnn, digits_mlp
+from tests.experiments.conftest import one_torch_thread  # noqa: F401 - autouse, one thread
 
 
 def mlp() -> nn.Module:
@@ -42,12 +43,3 @@ def digits_small() -> torch.utils.data.DataLoader:
     x, y = digits_tensors(train=True, seed=0)
     data = torch.utils.data.TensorDataset(x[:200], y[:200])
     return torch.utils.data.DataLoader(data, batch_size=64, shuffle=True)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest on one thread, above all on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -82,7 +82,7 @@ class Seeded(nn.Module):
                         r"seed 0 gives \('linear.weight', \(10, 64\)"),
     ({"seeds": [0, 1, 1]}, r"`seeds` must be unique ints.*remove the repeated seed\(s\) \[1\]"),
     ({"seeds": [0, 1.5]}, r"`seeds` must be a list of ints.*1.5 is not an int"),
-    ({"seeds": 5}, r"`seeds` must be a list of ints.*e.g. seeds=range\(5\)"),
+    ({"seeds": 5}, r"`seeds` must be a list of ints, got 5"),
     ({"seeds": []}, r"`seeds` must be a non-empty list of ints"),
     ({"epochs": 0}, r"`epochs` must be a positive int, got 0"),
     ({"loss": "hinge"}, r"`loss` must be one of \['cross_entropy', 'nll', 'mse'\]"),

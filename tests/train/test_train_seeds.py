@@ -111,15 +111,14 @@ def test_the_reference_loop_is_torchs_own_loop_bit_for_bit(digits_small):
     models = train_seeds(mlp, digits_small, [4], epochs=2, lr=0.01, vectorize=False,
                          progress=False)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(4)
-        model = mlp()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    order = torch.utils.data.DataLoader(digits_small.dataset, batch_size=64, shuffle=True,
-                                        generator=torch.Generator().manual_seed(4))
-    for _ in range(2):
-        for inputs, targets in order:
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(inputs), targets).backward()
-            optimizer.step()
+        model = (torch.manual_seed(4), mlp())[1]
+    adam = torch.optim.Adam(model.parameters(), lr=0.01)
+    loader = torch.utils.data.DataLoader(digits_small.dataset, batch_size=64, shuffle=True,
+                                         generator=torch.Generator().manual_seed(4))
+    batches = [batch for _epoch in range(2) for batch in loader]  # two passes, in order
+    for inputs, targets in batches:
+        adam.zero_grad()
+        torch.nn.functional.cross_entropy(model(inputs), targets).backward()
+        adam.step()
     for name, value in model.state_dict().items():
         assert torch.equal(models[4].state_dict()[name], value), name
