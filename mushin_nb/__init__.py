@@ -29,6 +29,8 @@ _LAZY: dict[str, str] = {
     "BenchmarkResult": "mushin_nb.compare",
     "compare_dataset": "mushin_nb.compare",
     "Study": "mushin_nb.study",
+    "train_seeds": "mushin_nb.train",
+    "SeedTrainer": "mushin_nb.train",
     "SimpleTrainer": "mushin_nb.tune",
     "EpochTrainer": "mushin_nb.tune",
     "tune": "mushin_nb.tune",
@@ -49,7 +51,8 @@ _LAZY: dict[str, str] = {
 _SUBMODULES: dict[str, str] = {
     "rand": "mushin_nb.tune.rand",
     **{name: f"mushin_nb.{name}"
-       for name in ("stats", "metrics", "experiments", "workflows", "plots", "errors")},
+       for name in ("stats", "metrics", "experiments", "workflows", "plots", "errors",
+                    "train")},
 }
 
 __all__ = ["MushinError", "load_ipython_extension", *sorted(_LAZY), *sorted(_SUBMODULES)]

@@ -90,6 +90,8 @@ class SeedTrainer:
                              weight_decay=weight_decay, momentum=momentum, loss=loss,
                              batch_size=batch_size, device=device, vectorize=vectorize)
         self.max_parallel, self.checkpoint = max_parallel, checkpoint
+        #: Called before a training starts; what it raises (e.g. JobSkipped) stops it.
+        self.stop: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.settings.items()
@@ -124,6 +126,8 @@ class SeedTrainer:
         """Train ``seeds`` in groups of ``max_parallel`` (default: all); ``save(seed, model)``
         each model as soon as its group is done. Returns the :class:`SeedModels` of all."""
         seeds = check_seeds(seeds)
+        if self.stop is not None:
+            self.stop()
         step = self.max_parallel or len(seeds)
         merged: Any = None
         for start in range(0, len(seeds), step):

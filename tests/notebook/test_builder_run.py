@@ -230,3 +230,32 @@ def test_a_failed_run_shows_its_error_in_the_form(tmp_path):
     assert "<b>diverged" not in shown
     assert re.search(r"failed after [\d.]+ s", b.status.value)
     assert not b.run_button.disabled and b.results.layout.display == "none"
+
+
+BUILT: list[tuple[int, int]] = []  # (seed, sweep job) of every LoggedTiny built in a job
+
+
+class LoggedTiny(Tiny):
+    def __init__(self) -> None:
+        from mushin_nb.progress import current_job
+
+        super().__init__()
+        job = current_job()
+        if job is not None:  # training (loading for the evaluation builds outside jobs)
+            BUILT.append((torch.initial_seed(), job.index))
+
+
+def test_module_methods_train_all_their_seeds_at_once_with_train_seeds(tmp_path):
+    from mushin_nb.train import SeedTrainer, train_seeds
+
+    BUILT.clear()
+    b = StudyBuilder(namespace(LoggedTiny=LoggedTiny))
+    b.set(methods=["train_wide", "LoggedTiny"], seeds="0-2", train_data="small_train",
+          epochs=2, lr=0.01, working_dir=str(tmp_path / "study"))
+    b.run(block=True)
+    assert isinstance(b.study.methods["LoggedTiny"], SeedTrainer)
+    assert BUILT == [(0, 3), (1, 3), (2, 3)]  # the method's first job trained all three
+    reference = train_seeds(Tiny, SMALL_TRAIN, [0, 1, 2], epochs=2, lr=0.01, progress=False)
+    for seed, path in enumerate(b.study.checkpoints["LoggedTiny"]):
+        state = torch.load(path, weights_only=True)
+        torch.testing.assert_close(state["body.1.weight"], reference[seed].body[1].weight)

@@ -7,6 +7,7 @@ the train_fns check before they start, so it reaches every launcher's workers.
 
 from __future__ import annotations
 
+import copy
 import html
 import os
 import threading
@@ -37,18 +38,40 @@ class _StopFlag:
         Path(self.path).unlink(missing_ok=True)
 
 
+class _StopCheck:
+    """Raises JobSkipped once Stop was asked (picklable for process launchers)."""
+
+    def __init__(self, flag_path: str) -> None:
+        self.flag_path = flag_path
+
+    def __call__(self) -> None:
+        if os.path.exists(self.flag_path):
+            raise JobSkipped("the StudyBuilder's Stop ended the study before this training "
+                             "started; run the study again to train it")
+
+
 class _Stoppable:
     """A train_fn that refuses to start once Stop was asked (picklable for process launchers)."""
 
     def __init__(self, fn: Callable[[int], Any], flag_path: str) -> None:
-        self.fn, self.flag_path = fn, flag_path
+        self.fn, self.check = fn, _StopCheck(flag_path)
         self.__wrapped__ = fn  # the Study fingerprints the user's train_fn, not this wrapper
 
     def __call__(self, seed: int) -> Any:
-        if os.path.exists(self.flag_path):
-            raise JobSkipped("the StudyBuilder's Stop ended the study before this training "
-                             "started; run the study again to train it")
+        self.check()
         return self.fn(seed)
+
+
+def _stoppable(fn: Callable[[int], Any], flag_path: str) -> Any:
+    """``fn`` made to stop on the flag; a SeedTrainer stays one (a copy), so that the Study
+    still trains its seeds together."""
+    from mushin_nb.study import is_seed_trainer
+
+    if not is_seed_trainer(fn):
+        return _Stoppable(fn, flag_path)
+    trainer = copy.copy(fn)
+    trainer.stop = _StopCheck(flag_path)
+    return trainer
 
 
 class _Monitors:
@@ -174,7 +197,7 @@ class _Run:
     def _work(self, study: Any, flag: _StopFlag) -> None:
         started = time.monotonic()
         original = study.methods
-        study.methods = {name: _Stoppable(fn, flag.path) for name, fn in original.items()}
+        study.methods = {name: _stoppable(fn, flag.path) for name, fn in original.items()}
         try:
             result = study.run()
         except BaseException as exc:  # shown in the form: a thread's error must not vanish

@@ -109,6 +109,8 @@ class ModuleTrainer(_seed_trainer_class()):  # type: ignore[misc]
         from mushin_nb.train import train_seeds
 
         seed = int(seed)
+        if self.stop is not None:
+            self.stop()
         settings = {**self.settings, "vectorize": False}
         models = train_seeds(self.build, self.data, [seed], **settings,
                              progress=lambda s, epoch, epochs, loss: report(
