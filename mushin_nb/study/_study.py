@@ -54,6 +54,9 @@ class Study:
         thread other than the main one (a widget's background run) leaves the process's
         current directory alone: its ``train_fn`` should save to :func:`checkpoint_dir`.
         Names become path-safe sweep values (other characters turn into ``_``).
+        A :class:`mushin_nb.train.SeedTrainer` method is trained by its first job: all its
+        seeds without a checkpoint at once (``<method>_seed<seed>.pt``, loaded back into
+        its ``build()``), each seed's epochs shown on that seed's job.
     load_fn : callable, optional
         ``load_fn(path) -> torch.nn.Module``; default :func:`load_checkpoint` (safe
         ``weights_only`` loading; see :func:`state_dict_loader` and :func:`load_module`).

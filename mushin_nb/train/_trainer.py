@@ -18,7 +18,7 @@ __all__ = ["SeedTrainer"]
 
 def _describe(value: Any) -> str:
     """A stable text for a setting: a callable by its name and a hash of its source."""
-    if not callable(value) or isinstance(value, type) and not hasattr(value, "__module__"):
+    if not callable(value):
         return repr(value)
     target = value if inspect.isroutine(value) or inspect.isclass(value) else type(value)
     name = f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}"
