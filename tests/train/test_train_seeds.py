@@ -122,3 +122,25 @@ def test_the_reference_loop_is_torchs_own_loop_bit_for_bit(digits_small):
         adam.step()
     for name, value in model.state_dict().items():
         assert torch.equal(models[4].state_dict()[name], value), name
+
+
+class _Sink:
+    """The progress sink contract's job_report, kept (what a SweepMonitor receives)."""
+
+    def __init__(self) -> None:
+        self.reports = []
+
+    def job_report(self, index, step, total, metrics):
+        self.reports.append((index, step, total, metrics))
+
+
+def test_inside_a_job_every_seed_reports_its_loss_to_the_monitor(digits_small):
+    from mushin_nb.progress import job_context
+
+    sink = _Sink()
+    with job_context(7, sink=sink):
+        models = train_seeds(mlp, digits_small, [0, 1], epochs=2, lr=0.01)
+    assert [(i, step, total) for i, step, total, _ in sink.reports] == [
+        (7, step, 4) for step in (1, 2, 3, 4)]
+    seen = {name: value for *_, metrics in sink.reports for name, value in metrics.items()}
+    assert seen == {"loss_seed0": models.curves[0][1], "loss_seed1": models.curves[1][1]}
