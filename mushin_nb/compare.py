@@ -49,6 +49,7 @@ from mushin_nb.errors import (
     MushinValueError,
     bad_value,
 )
+from mushin_nb.results import enable_method_sel
 from mushin_nb.stats import MushinWarning
 
 __all__ = ["BenchmarkResult", "compare", "compare_dataset"]
@@ -75,6 +76,7 @@ class BenchmarkResult:
     """
 
     def __init__(self, data: Any, comparisons: Any, summary: Any) -> None:
+        enable_method_sel()  # result.data.sel(method="cnn"), as documented
         self.data = data
         self.comparisons = comparisons
         self._summary = summary
