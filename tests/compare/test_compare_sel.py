@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mushin_nb import compare
 
-
-def test_compare_result_selects_a_method(trained, ring_test_data):
-    result = compare(trained, ring_test_data, num_classes=3, metrics=["accuracy"])
+def test_compare_result_selects_a_method(result):
     by_mapping = result.data.sel({"method": "mlp"})  # xarray's own spelling, for reference
     mlp = result.data.sel(method="mlp")
     assert dict(mlp.sizes) == {"seed": 5} and mlp.identical(by_mapping)
