@@ -84,6 +84,24 @@ def panels(ax: Any, n: int, width: float, height: float) -> tuple[Any, list[Any]
     return fig, axes[:n]
 
 
+#: Share of the data's span left free on each side of a value axis.
+PAD = 0.08
+
+
+def padded_range(values: Any) -> tuple[float, float]:
+    """``(low, high)`` spanning the finite ``values``, with :data:`PAD` of the span free."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return 0.0, 1.0
+    low, high = float(values.min()), float(values.max())
+    width = high - low
+    if width <= 0:  # one value: a span of 10 % of it (or 1) around it
+        width = abs(high) * 0.1 or 1.0
+        low, high = low - width / 2, high + width / 2
+    return low - PAD * width, high + PAD * width
+
+
 def label_width(labels: list[str]) -> float:
     """Inches a column of tick labels takes at the default font size."""
     return 0.09 * max((len(str(label)) for label in labels), default=4) + 0.3

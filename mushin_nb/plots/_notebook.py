@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import sys
 import warnings
 from typing import Any
 
-_STATE = {"tried": False, "fallback": False}
+_STATE = {"tried": False}
+_CDN_ICON = re.compile(r"""<link rel="(?:apple-touch-icon|icon)"[^>]*href="https?://[^"]*"[^>]*>\n?""")
 
 
 def holoviews() -> Any:
@@ -102,7 +104,6 @@ def fall_back(display_formatter: Any) -> None:
     """Show every HoloViews object through :func:`standalone_html` in ``display_formatter``."""
     from holoviews.core.dimension import Dimensioned
 
-    _STATE["fallback"] = True
     display_formatter.mimebundle_formatter.for_type(Dimensioned, _iframe_bundle)
 
 
@@ -135,5 +136,7 @@ def standalone_html(obj: Any, title: str = "mushin_nb figure") -> str:
     _hook_stylesheets()
     out = io.StringIO()
     with pn.config.set(inline=True):
-        pn.panel(obj).save(out, embed=True, progress=False, resources="inline", title=title)
-    return out.getvalue()
+        pn.panel(obj, linked_axes=False).save(out, embed=True, progress=False,
+                                              resources="inline", title=title)
+    # Panel's page template points its favicons at its CDN: a browser would ask for them
+    return _CDN_ICON.sub("", out.getvalue())

@@ -11,15 +11,13 @@ from mushin_nb.plots._common import (
     inputs,
     label_width,
     metrics_of,
+    padded_range,
     panels,
     pick,
     selector,
     status,
 )
 from mushin_nb.plots._notebook import holoviews
-
-#: Share of the intervals' span left free on each side of a forest plot.
-PAD = 0.08
 
 
 def _rows(result: Any, name: str, methods: list[str]) -> Any:
@@ -29,23 +27,14 @@ def _rows(result: Any, name: str, methods: list[str]) -> Any:
 
 
 def _span(rows: Any) -> tuple[float, float]:
-    values = rows[["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return 0.0, 1.0
-    low, high = float(values.min()), float(values.max())
-    width = high - low
-    if width <= 0:  # one value: a span of 10 % of it (or 1) around it
-        width = abs(high) * 0.1 or 1.0
-        low, high = low - width / 2, high + width / 2
-    return low - PAD * width, high + PAD * width
+    return padded_range(rows[["mean", "ci_low", "ci_high"]].to_numpy(dtype=float))
 
 
 def forest_range(result: Any, metric: str) -> tuple[float, float]:
     """The value axis of ``metric``'s forest plot, the same in both backends.
 
-    It spans every mean and interval bound, with :data:`PAD` of that span free on each
-    side: intervals around 0.96 fill the panel instead of a few pixels of a 0..1 axis.
+    It spans every mean and interval bound, with 8 % of that span free on each side:
+    intervals around 0.96 fill the panel instead of a few pixels of a 0..1 axis.
 
     Parameters
     ----------
@@ -150,4 +139,4 @@ def _forest_hv(rows: Any, name: str) -> Any:
         invert_axes=True, title=name, ylabel=f"{name} (mean and CI)", xlabel="method",
         invert_yaxis=True, ylim=_span(rows), legend_position="top", show_legend=True,
         shared_axes=False,
-        width=max(480, 300 + 7 * longest), height=150 + 30 * len(frame))
+        width=max(480, 380 + 7 * longest), height=150 + 30 * len(frame))

@@ -6,7 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from mushin_nb.plots._common import STATUS_COLOURS, inputs, label_width, panels, selector, status
+from mushin_nb.plots._common import (
+    STATUS_COLOURS,
+    inputs,
+    label_width,
+    panels,
+    selector,
+    status,
+)
 from mushin_nb.plots._notebook import holoviews
 
 
@@ -74,7 +81,9 @@ def _strip_hv(frame: Any, name: str) -> Any:
         color=hv.dim("status").categorize(STATUS_COLOURS))
     means = frame.groupby("method", sort=False)[name].mean().reset_index()
     bars = hv.Scatter(means, "method", name).opts(marker="dash", size=28, color="black")
-    rotate = len(means) > 5 or max(len(m) for m in means["method"]) > 10
+    longest = max(len(m) for m in means["method"])
+    rotate = len(means) > 5 or longest > 10
     return (points * bars).opts(title=f"{name} per seed", width=max(360, 120 + 60 * len(means)),
-                                height=340, show_legend=False, xrotation=45 if rotate else 0,
+                                height=300 + (5 * longest if rotate else 0),
+                                show_legend=False, xrotation=45 if rotate else 0,
                                 shared_axes=False)

@@ -40,6 +40,16 @@ PLOTS = {
 }
 
 MIN_COLOURS = 12  # a drawn figure has axes, glyphs and antialiased text; a blank one 1-3
+MIN_GLYPH_PIXELS = 40  # axes and text are grey; the data is drawn in colour
+
+
+def _glyph_pixels(path: Path) -> int:
+    """Pixels of a saturated colour: the figure's data, not its axes, ticks or labels."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        pixels = list(image.convert("RGB").getdata())
+    return sum(1 for r, g, b in pixels if max(r, g, b) - min(r, g, b) > 60)
 
 
 def _local(url: str) -> bool:
@@ -80,6 +90,8 @@ def _drawn(locator, path: Path, png_is_not_blank) -> None:
     canvas.screenshot(path=str(path.with_suffix(".canvas.png")))
     assert png_is_not_blank(path.with_suffix(".canvas.png"), MIN_COLOURS), \
         f"{path.stem}: the canvas is blank"
+    glyphs = _glyph_pixels(path.with_suffix(".canvas.png"))
+    assert glyphs >= MIN_GLYPH_PIXELS, f"{path.stem}: axes without data ({glyphs} pixels)"
 
 
 def test_every_plot_kind_draws_offline_in_jupyterlab(lab, page, lab_helpers, shots):
@@ -121,6 +133,7 @@ def test_the_exported_report_draws_offline(lab, page, lab_helpers, shots, tmp_pa
         canvases.nth(i).scroll_into_view_if_needed()
         canvases.nth(i).screenshot(path=str(shots / f"report_{i}.png"))
     drawn = [lab_helpers.png_is_not_blank(shots / f"report_{i}.png", MIN_COLOURS)
+             and _glyph_pixels(shots / f"report_{i}.png") >= MIN_GLYPH_PIXELS
              for i in range(count)]
     page.screenshot(path=str(shots / "report_page.png"), full_page=True)
     assert sum(drawn) >= 3, f"blank canvases in report.html: {drawn}"
