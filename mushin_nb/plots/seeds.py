@@ -33,14 +33,18 @@ def plot_seeds(result: Any, metric: str | None = None, *, backend: str = "hvplot
     Parameters
     ----------
     result : BenchmarkResult
+        Its ``data`` gives the points, its ``summary()`` their colours.
     metric : str, optional
-        One metric; default all (one panel each, or a selector with hvplot).
+        The metric to draw; by default every one (a panel each with matplotlib, a
+        selector with hvplot).
     backend : {"hvplot", "matplotlib"}
+        Interactive (a HoloViews overlay, a HoloMap for several metrics) or static.
     ax : matplotlib.axes.Axes, optional
+        Axes to draw into (matplotlib, one metric); their figure is returned.
 
     Returns
     -------
-    holoviews object or matplotlib.figure.Figure
+    holoviews.Overlay, holoviews.HoloMap or matplotlib.figure.Figure
     """
     metrics, methods = inputs(result, metric, backend)
     frames = {}
