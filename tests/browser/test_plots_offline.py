@@ -45,11 +45,12 @@ MIN_GLYPH_PIXELS = 40  # axes and text are grey; the data is drawn in colour
 
 def _glyph_pixels(path: Path) -> int:
     """Pixels of a saturated colour: the figure's data, not its axes, ticks or labels."""
+    import numpy as np
     from PIL import Image
 
     with Image.open(path) as image:
-        pixels = list(image.convert("RGB").getdata())
-    return sum(1 for r, g, b in pixels if max(r, g, b) - min(r, g, b) > 60)
+        pixels = np.asarray(image.convert("RGB"), dtype=int)
+    return int(((pixels.max(axis=2) - pixels.min(axis=2)) > 60).sum())
 
 
 def _local(url: str) -> bool:
