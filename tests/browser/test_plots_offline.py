@@ -1,6 +1,7 @@
-"""Interactive plots draw in JupyterLab, and in the exported report, with nothing reachable
-outside the machine: every request to a host other than localhost is blocked (Playwright
-``route``), and each figure must hold a drawn canvas of many colours.
+"""Interactive plots draw in JupyterLab (run, then reopened from disk) and in the exported
+report, with nothing reachable outside the machine: every request to a host other than
+localhost is blocked (Playwright ``route``), and each figure must hold a drawn canvas of
+many colours, its data among them.
 
 Screenshots of each output land in ``$MUSHIN_NB_SHOTS`` when it is set (else in tmp).
 """
@@ -106,6 +107,19 @@ def test_every_plot_kind_draws_offline_in_jupyterlab(lab, page, lab_helpers, sho
         output.scroll_into_view_if_needed()
         _drawn(output, shots / f"lab_{kind}.png", lab_helpers.png_is_not_blank)
     page.screenshot(path=str(shots / "lab_page.png"), full_page=True)
+    assert blocked == [], f"requests that would have left the machine: {blocked[:5]}"
+
+    # saved and opened again from disk, without running a cell: the outputs draw as saved
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function(f"""() => !Array.from(window.jupyterapp.shell.widgets('main'))
+        .some((w) => w.context && w.context.path === {path!r} && w.context.model.dirty)""")
+    page.goto(lab.tree_url(path) + "&reset")
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    for i, kind in enumerate(PLOTS, start=1):
+        output = cells.nth(i).locator(".jp-OutputArea-output").last
+        output.scroll_into_view_if_needed()
+        _drawn(output, shots / f"reopened_{kind}.png", lab_helpers.png_is_not_blank)
     assert blocked == [], f"requests that would have left the machine: {blocked[:5]}"
 
 
