@@ -19,6 +19,7 @@ import numpy as np
 from mushin_nb import stats
 from mushin_nb.compare import _display
 from mushin_nb.errors import MushinFileNotFoundError, MushinKeyError, MushinTypeError, bad_value
+from mushin_nb.results import enable_method_sel
 from mushin_nb.stats import MushinWarning
 
 #: ``BenchmarkResult.plot(kind=...)`` -> function of :mod:`mushin_nb.plots`
@@ -43,6 +44,7 @@ class BenchmarkResult:
     """
 
     def __init__(self, data: Any, comparisons: Any, summary: Any) -> None:
+        enable_method_sel()  # result.data.sel(method="cnn"), as documented
         self.data = data
         self.comparisons = comparisons
         self._summary = summary

@@ -31,6 +31,7 @@ from mushin_nb.study._checkpoints import (
 )
 from mushin_nb.study._fingerprints import _fingerprint as _fingerprint
 from mushin_nb.study._job import SWEEP as SWEEP
+from mushin_nb.study._job import TrainFnReturnError
 from mushin_nb.study._job import is_seed_trainer as is_seed_trainer
 from mushin_nb.study._result import StudyResult, TrainingFailure
 from mushin_nb.study._study import Study
@@ -38,6 +39,7 @@ from mushin_nb.study._study import Study
 __all__ = [
     "Study",
     "StudyResult",
+    "TrainFnReturnError",
     "TrainingFailure",
     "checkpoint_dir",
     "load_checkpoint",

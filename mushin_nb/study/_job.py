@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mushin_nb.errors import MushinValueError, describe
+from mushin_nb.errors import MushinValueError, SweepFailedError, describe
 from mushin_nb.progress import current_job, report
 from mushin_nb.stats import MushinWarning
 from mushin_nb.study._checkpoints import _CHECKPOINT_DIR, CHECKPOINTS
@@ -66,7 +66,6 @@ class _TrainJob:
         return {"checkpoint": str(_check_path(name, seed, returned)),
                 "train_fn": self.codes[slug]}
 
-
     def seed_checkpoint(self, slug: str, seed: int) -> Path:
         """Where a SeedTrainer method's seed is saved."""
         trainer = self.train_fns[slug]
@@ -119,6 +118,25 @@ def is_seed_trainer(fn: Any) -> bool:
     import for the others)."""
     train = sys.modules.get("mushin_nb.train")
     return train is not None and isinstance(fn, train.SeedTrainer)
+
+
+class TrainFnReturnError(SweepFailedError, MushinValueError):
+    """A train_fn returned None or something that is not a path: a bug of the train_fn.
+
+    ``Study.run()`` raises it once the training sweep has finished, naming every (method,
+    seed) it happened to; it is a ``ValueError`` (and, as every stopped study, a
+    :class:`~mushin_nb.errors.SweepFailedError`).
+    """
+
+
+# the two messages of `_check_path` that say a train_fn returned no path at all
+_NO_PATH = (" returned None for seed ", ", not a path. Fix: ")
+
+
+def _returned_no_path(error: str) -> bool:
+    """Whether a recorded job error is `_check_path`'s "returned None / not a path"."""
+    return error.startswith("MushinValueError: train_fn of method ") and any(
+        part in error for part in _NO_PATH)
 
 
 def _check_path(method: str, seed: int, value: Any) -> Path:
