@@ -5,7 +5,9 @@ its own torch.optim optimizer, the reference) and ``vectorize=True`` (all seeds 
 vmapped loop over stacked parameters), in the same run, rounds interleaved so that load
 on the machine hits both alike; the figure is the fastest round of each (on a shared
 machine the others measure the neighbours), with process CPU time beside it. The weights of
-the two are compared too (they must agree to float tolerance). Then evaluation: the 10
+the two are compared too (they must agree to float tolerance). For reference, the plain
+loop most training code runs (a seeded DataLoader and torch.optim.Adam, one seed after
+another, as the quickstart's train_fn did) is timed too. Then evaluation: the 10
 trained models scored on the digits test split one by one against one vmapped forward
 per batch (:func:`mushin_nb.metrics.evaluate_many`).
 
@@ -45,10 +47,30 @@ def _max_diff(one, other) -> float:
                for p, q in zip(one[s].state_dict().values(), other[s].state_dict().values()))
 
 
+def _plain_loop(build, train, epochs, device) -> None:
+    """The usual per-seed loop: a DataLoader seeded with the seed, torch.optim.Adam."""
+    for seed in SEEDS:
+        loader = torch.utils.data.DataLoader(train.dataset, batch_size=train.batch_size,
+                                             shuffle=True,
+                                             generator=torch.Generator().manual_seed(seed))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = build().to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(epochs):
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(x.to(device)), y.to(device))
+                loss.backward()
+                optimizer.step()
+
+
 def _train_case(build, epochs, train, device) -> dict:
-    times = {False: [], True: []}
+    times = {False: [], True: [], "plain": []}
     models = {}
     for _ in range(ROUNDS):
+        _, wall, cpu = _timed(functools.partial(_plain_loop, build, train, epochs, device))
+        times["plain"].append((wall, cpu))
         for vectorize in (False, True):
             out, wall, cpu = _timed(functools.partial(
                 train_seeds, build, train, SEEDS, epochs=epochs, vectorize=vectorize,
@@ -57,7 +79,8 @@ def _train_case(build, epochs, train, device) -> dict:
             models[vectorize] = out
     seq = [min(t[i] for t in times[False]) for i in (0, 1)]
     vec = [min(t[i] for t in times[True]) for i in (0, 1)]
-    return {"seq": seq, "vec": vec, "diff": _max_diff(models[False], models[True]),
+    plain = min(t[0] for t in times["plain"])
+    return {"seq": seq, "vec": vec, "plain": plain, "diff": _max_diff(models[False], models[True]),
             "models": models[True], "note": models[True].note}
 
 
@@ -104,6 +127,9 @@ def main() -> int:
         ok &= ratio >= target and r["diff"] < 1e-4
         print(f"{name + f' x{epochs}ep':<10} {r['seq'][0]:13.2f} {r['vec'][0]:13.2f} "
               f"{ratio:6.1f}x {cpu_ratio:9.1f}x {target:6.1f}x  {r['diff']:.1e}")
+        print(f"{name + ' plain':<10} {r['plain']:13.2f} {r['vec'][0]:13.2f} "
+              f"{r['plain'] / r['vec'][0]:6.1f}x {'':>10} {'':>7}  (DataLoader + torch.optim "
+              "loop, one seed after another; not gated)")
         seq, vec = _eval_case(r["models"], test, device)
         eval_target = GPU_TARGET if gpu else EVAL_TARGET
         ok &= seq[0] / vec[0] >= eval_target
