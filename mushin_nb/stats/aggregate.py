@@ -23,8 +23,7 @@ Examples
 >>> list(table.columns)
 ['estimate', 'ci_low', 'ci_high']
 >>> from scipy.stats import trim_mean
->>> bool(np.isclose(table.loc["a", "estimate"], trim_mean(da.sel(method="a").values, 0.25,
-...                                                          axis=None)))
+>>> bool(np.isclose(table.loc["a", "estimate"], trim_mean(da.values[0], 0.25, axis=None)))
 True
 """
 
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError, bad_value
+from mushin_nb.stats._checks import MushinWarning, _choice
 from mushin_nb.stats._rng import as_generator
 
 __all__ = ["STATS", "aggregate", "performance_profile", "probability_of_improvement"]
@@ -85,11 +85,11 @@ class _Runs:
         missing = int((~self.valid).sum())
         if missing:
             warnings.warn(f"{missing} NaN run(s) are left out of the aggregates (never "
-                          "imputed).", _warning(), stacklevel=3)
+                          "imputed).", MushinWarning, stacklevel=3)
         if (n < 2).all():
             warnings.warn(f"one run per {task}: the stratified bootstrap over seeds has no "
                           "spread, so the intervals are points. Fix: run several seeds.",
-                          _warning(), stacklevel=3)
+                          MushinWarning, stacklevel=3)
         self.values = np.where(self.valid, self.x, 0.0)  # a left-out run gets count 0
 
     def counts(self, seed: Any, reps: int) -> list[tuple[list[int], np.ndarray]]:
@@ -137,11 +137,6 @@ def _cached_counts(key: Any, rng: np.random.Generator, valid: np.ndarray,
         _CACHE[key] = c
     return c
 
-
-def _warning() -> type:
-    from mushin_nb.stats import MushinWarning
-
-    return MushinWarning
 
 
 def _check(reps: Any, ci: Any) -> None:
@@ -204,8 +199,6 @@ def aggregate(da: Any, *, task: str = "task", over: str | None = "seed", stat: s
         Indexed by method, columns ``estimate, ci_low, ci_high``.
     """
     import pandas as pd
-
-    from mushin_nb.stats import _choice
 
     _choice("stat", stat, STATS)
     _check(reps, ci)
@@ -287,8 +280,6 @@ def probability_of_improvement(da: Any, *, task: str = "task", over: str | None 
         Columns ``method_a, method_b, estimate, ci_low, ci_high``.
     """
     import pandas as pd
-
-    from mushin_nb.stats import _choice
 
     _choice("pairs", pairs, ("reference", "all"))
     _check(reps, ci)

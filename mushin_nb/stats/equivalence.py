@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from mushin_nb.errors import MushinTypeError, bad_value
+from mushin_nb.stats._checks import _confidence, _sample
 
 __all__ = ["EQUIVALENCE_KIND", "VERDICTS", "ProbInterval", "TostResult", "check_margin",
            "prob_ci", "tost", "verdicts"]
@@ -134,8 +135,6 @@ def tost(a: Sequence[float], b: Sequence[float], *, margin: float, kind: str = "
         ``(pvalue, t_low, t_high, df)``; a small p-value says the difference is within
         the margin.
     """
-    from mushin_nb.stats import _sample
-
     if kind not in ("welch", "student", "paired"):
         raise bad_value("kind", kind, "one of 'welch', 'student', 'paired'",
                         "e.g. kind='welch'")
@@ -186,8 +185,6 @@ def prob_ci(a: Sequence[float], b: Sequence[float], confidence: float = 0.95
     like it, the interval can pass 0 or 1 at few seeds, and is NaN where every score of one
     method exceeds every score of the other (no rank variance to estimate it from).
     """
-    from mushin_nb.stats import _confidence, _sample
-
     x, y = _sample("a", a), _sample("b", b)
     _, low, high = prob_rows(x[None], y[None], _confidence(confidence))
     return ProbInterval(float(low[0]), float(high[0]))

@@ -222,7 +222,7 @@ def achieved_power(n: Any, effect: float, sd: Any, *, alpha: float = 0.05,
     Examples
     --------
     >>> round(achieved_power(10, 0.01, 0.01, test="student").power, 4)
-    0.5620
+    0.562
     """
     test = _check(test, paired, alpha, None)
     sizes, sds = _sizes(n), _sds(sd, test)

@@ -14,7 +14,7 @@ Examples
 ...                   coords={"method": ["a", "b", "c"]})
 >>> r = rank_methods(da)
 >>> r.mean_ranks.round(3).to_dict()
-{'c': 1.0, 'b': 2.125, 'a': 2.875}
+{'c': 1.0, 'b': 2.0, 'a': 3.0}
 >>> round(r.critical_difference, 4)
 1.1719
 """
@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError, bad_value
+from mushin_nb.stats._checks import MushinWarning, _choice, check_settings
+from mushin_nb.stats.corrections import holm
 
 __all__ = ["POSTHOCS", "RankResult", "block_scores", "cliques", "nemenyi_cd", "rank_methods"]
 
@@ -117,8 +119,8 @@ def block_scores(da: Any, *, block: str = "task", over: str | None = "seed"
         if dim is not None and dim not in da.dims:
             raise MushinKeyError(
                 f"`{arg}` must be a dimension of da, got {dim!r}. Dimensions: "
-                f"{list(da.dims)}. Fix: name the dimension of the {'tasks' if arg == 'block' else 'seeds'}"
-                f"{'' if arg == 'block' else ', or pass over=None'}.")
+                f"{list(da.dims)}. Fix: name the dimension of the "
+                f"{'blocks' if arg == 'block' else 'seeds, or pass over=None'}.")
     if "method" not in da.dims:
         raise MushinKeyError(f"da needs a 'method' dimension; it has {list(da.dims)}. Fix: "
                              "rename the compared dimension, e.g. da.rename(model='method').")
@@ -172,8 +174,6 @@ def rank_methods(da: Any, *, block: str = "task", over: str | None = "seed",
     """
     from scipy import stats
 
-    from mushin_nb.stats import _choice, check_settings, holm
-
     _choice("posthoc", posthoc, POSTHOCS)
     check_settings(alpha=alpha)
     if not isinstance(lower_is_better, bool):
@@ -190,7 +190,7 @@ def rank_methods(da: Any, *, block: str = "task", over: str | None = "seed",
                         f"add {block}s, or fill the methods' missing {block}s")
     if missing:
         warnings.warn(f"{missing} NaN run(s) are left out of their {block}'s mean over "
-                      f"{over!r} (never imputed).", _warning(), stacklevel=2)
+                      f"{over!r} (never imputed).", MushinWarning, stacklevel=2)
     if np.all(np.ptp(values, axis=1) == 0):
         raise MushinValueError(f"every method scores the same in every {block}: nothing to "
                                "rank. Fix: check that the methods really differ (or the data).")
@@ -236,11 +236,6 @@ def _series(values: np.ndarray, index: list[str], name: str) -> Any:
 
     return pd.Series(values, index=pd.Index(index, name="method"), name=name)
 
-
-def _warning() -> type:
-    from mushin_nb.stats import MushinWarning
-
-    return MushinWarning
 
 
 def cliques(result: RankResult) -> list[list[str]]:
