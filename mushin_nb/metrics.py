@@ -69,6 +69,9 @@ __all__ = [
 
 #: Built-in metric names (any task may use any of them).
 METRICS = ("accuracy", "f1", "precision", "recall", "auroc", "ece", "miou", "dice", "pixel_acc")
+#: The range of every built-in metric (intervals stay inside it), and those where lower is better.
+RANGES = dict.fromkeys(METRICS, (0.0, 1.0))
+LOWER_IS_BETTER = frozenset({"ece"})
 _CONFUSION = frozenset({"accuracy", "f1", "precision", "recall", "miou", "dice", "pixel_acc"})
 N_BINS = 15
 BUILTIN_TASKS = ("classification", "segmentation")
