@@ -125,10 +125,22 @@ def _sizes(n: Any) -> tuple[int, int]:
 
 
 def _nct_power(nc: float, df: float, alpha: float) -> float:
-    from scipy import stats
+    from scipy import special, stats
 
     crit = stats.t.isf(alpha / 2, df)
-    return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+    with np.errstate(all="ignore"):
+        p = float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+    if math.isfinite(p):
+        return p
+    # scipy's noncentral t fails far in the tail (few df, large nc); both tails together
+    # are E_Z[F_chi2(df (Z + nc)^2 / crit^2)], a smooth integral over the normal Z
+    from scipy import integrate
+
+    def f(z: float) -> float:
+        return float(stats.norm.pdf(z) * special.chdtr(df, df * (z + nc) ** 2 / crit**2))
+
+    return float(integrate.quad(f, -nc - 40, -nc, limit=200)[0]
+                 + integrate.quad(f, -nc, -nc + 40, limit=200)[0])
 
 
 @functools.lru_cache(maxsize=64)
