@@ -226,13 +226,18 @@ class BenchmarkResult:
 
         Parameters
         ----------
-        kind : {"summary", "pvalues", "seeds"}
-            CI forest plot, Holm p-value matrix, or per-seed strip plot.
+        kind : {"summary", "pvalues", "seeds", "equivalence"}
+            CI forest plot, Holm p-value matrix, per-seed strip plot, or the difference
+            intervals against the margin (a result built with ``margin=``).
         **kwargs
             Passed on (``metric=``, ``backend="hvplot" | "matplotlib"``, ``ax=``).
         """
+        if kind == "equivalence":
+            from mushin_nb import _statplots
+
+            return _statplots.plot_equivalence(self, **kwargs)
         if kind not in PLOTS:
-            raise bad_value("kind", kind, f"one of {', '.join(map(repr, PLOTS))}",
+            raise bad_value("kind", kind, f"one of {', '.join(map(repr, [*PLOTS, 'equivalence']))}",
                             "e.g. result.plot('pvalues')")
         from mushin_nb import plots
 

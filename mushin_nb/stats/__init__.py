@@ -45,7 +45,7 @@ from mushin_nb.stats.effect_sizes import hedges_g, prob_improvement
 from mushin_nb.stats.equivalence import VERDICTS, prob_ci, tost
 from mushin_nb.stats.extended import EQUIVALENCE_COLUMNS
 from mushin_nb.stats.intervals import bootstrap_ci, diff_ci, mean_ci
-from mushin_nb.stats.power import achieved_power, detectable_effect, seeds_needed
+from mushin_nb.stats.power import achieved_power, detectable_effect, power_curve, seeds_needed
 from mushin_nb.stats.ranking import RankResult, rank_methods
 from mushin_nb.stats.significance import TestResult, min_p_value, run_test
 from mushin_nb.stats.tables import COLUMN_DTYPES as COLUMN_DTYPES
@@ -74,6 +74,7 @@ __all__ = [
     "mean_ci",
     "min_p_value",
     "performance_profile",
+    "power_curve",
     "prob_ci",
     "prob_improvement",
     "probability_of_improvement",

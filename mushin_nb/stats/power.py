@@ -33,7 +33,7 @@ from mushin_nb.errors import MushinTypeError, bad_value
 from mushin_nb.stats._rng import as_generator
 
 __all__ = ["DetectableEffect", "Power", "SeedsNeeded", "achieved_power", "detectable_effect",
-           "seeds_needed"]
+           "power_curve", "seeds_needed"]
 
 #: tests with a closed-form (quadrature) power
 ANALYTIC = ("welch", "student", "paired-t")
@@ -358,3 +358,23 @@ def detectable_effect(n: Any, sd: Any, *, power: float = 0.8, alpha: float = 0.0
     got = achieved_power(sizes, effect, sds if test != "paired-t" else sds[0], alpha=alpha,
                          test=test, reps=reps, seed=seed)
     return DetectableEffect(float(effect), got.power, got.mc_error, got.method)
+
+
+def power_curve(sd: Any, *, seeds: Any = range(2, 21), power: float = 0.8,
+                alpha: float = 0.05, test: str = "welch", paired: bool = False,
+                reps: int = 2000, seed: Any = 0) -> Any:
+    """The detectable effect at each number of seeds: the table a power curve draws.
+
+    Examples
+    --------
+    >>> power_curve(0.01, seeds=[5, 10], test="student").round(4)
+        n  detectable_effect
+    0   5             0.0203
+    1  10             0.0132
+    """
+    import pandas as pd
+
+    ns = [int(n) for n in seeds]
+    effects = [detectable_effect(n, sd, power=power, alpha=alpha, test=test, paired=paired,
+                                 reps=reps, seed=seed).effect for n in ns]
+    return pd.DataFrame({"n": ns, "detectable_effect": effects})
