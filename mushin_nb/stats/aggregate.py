@@ -157,10 +157,12 @@ def _stat_rows(stat: str, c: np.ndarray, v: np.ndarray, valid: np.ndarray,
         lower = int(0.25 * n)
         upper = n - lower
         order = np.argsort(np.where(valid.reshape(-1), flat, np.inf), kind="mergesort")
-        cum = np.cumsum(c[order], axis=0)
+        # int counts: the cumulative sums are exact, and int16 moves half float32's bytes
+        kind = np.int16 if n < 2**15 else np.int64
+        cum = np.cumsum(c[order].astype(kind), axis=0, dtype=kind)
         np.clip(cum, lower, upper, out=cum)
-        w = np.diff(cum, axis=0, prepend=np.full((1, cum.shape[1]), lower, cum.dtype))
-        return (flat[order].astype(c.dtype) @ w) / (upper - lower)
+        w = np.diff(cum, axis=0, prepend=np.full((1, cum.shape[1]), lower, kind))
+        return (flat[order].astype(c.dtype) @ w.astype(c.dtype)) / (upper - lower)
     if stat == "optimality_gap":
         return gamma - (np.minimum(flat, gamma).astype(c.dtype) @ c) / valid.sum()
     per_task = np.einsum("trk,tr->tk", c.reshape(tasks, runs, -1), v.astype(c.dtype)
@@ -297,19 +299,21 @@ def probability_of_improvement(da: Any, *, task: str = "task", over: str | None 
     counts = [dict((m, c) for members, c in runs.counts(rng, reps) for m in members)
               for _ in range(2)]
     tasks, nrun = runs.x.shape[1:]
-    rows = []
-    for i, j in todo:
-        est = np.zeros(reps)
-        point = 0.0
-        ca = counts[0][i].reshape(tasks, nrun, reps)
-        cb = counts[1][j].reshape(tasks, nrun, reps)
-        for t in range(tasks):
-            a, b = runs.x[i, t], runs.x[j, t]
-            va, vb = runs.valid[i, t], runs.valid[j, t]
-            kernel = np.where(va[:, None] & vb[None], (a[:, None] > b[None]) +
-                              0.5 * (a[:, None] == b[None]), 0.0)
-            point += kernel.sum() / (va.sum() * vb.sum())
-            est += ((kernel.T.astype(ca.dtype) @ ca[t]) * cb[t]).sum(0) / (va.sum() * vb.sum())
-        low, high = _interval(est / tasks, ci)
-        rows.append((names[i], names[j], point / tasks, low, high))
+    ia, ib = np.array([i for i, _ in todo]), np.array([j for _, j in todo])
+    est = np.zeros((len(todo), reps), dtype=np.float32)
+    point = np.zeros(len(todo))
+    for t in range(tasks):
+        a, b = runs.x[ia, t], runs.x[ib, t]  # (pairs, runs)
+        va, vb = runs.valid[ia, t], runs.valid[ib, t]
+        kernel = np.where(va[:, :, None] & vb[:, None, :], (a[:, :, None] > b[:, None, :]) +
+                          0.5 * (a[:, :, None] == b[:, None, :]), 0.0)
+        pairs_n = va.sum(1) * vb.sum(1)
+        point += kernel.sum((1, 2)) / pairs_n
+        rows_t = slice(t * nrun, (t + 1) * nrun)
+        ca = np.stack([counts[0][i][rows_t] for i in ia])  # (pairs, runs, reps)
+        cb = np.stack([counts[1][j][rows_t] for j in ib])
+        est += (np.matmul(kernel.astype(np.float32), cb) * ca).sum(1) / pairs_n[:, None]
+    low, high = _interval(est / tasks, ci)
+    rows = [(names[i], names[j], point[p] / tasks, low[p], high[p])
+            for p, (i, j) in enumerate(todo)]
     return pd.DataFrame(rows, columns=["method_a", "method_b", "estimate", "ci_low", "ci_high"])
