@@ -100,16 +100,43 @@ def plan(result: Any, *, power: float = 0.8, effect: float | None = None,
     test = result.test if test is None else test
     comp = result.comparisons
     levels = holm_levels(comp, result.alpha)
-    rows = [_row(result, k, a, b, lvl, power, effect, test) for k, a, b, lvl in zip(
-        comp["metric"], comp["method_a"], comp["method_b"], levels)]
+    if test == "welch":  # every comparison at once
+        detect, needed = _welch_rows(result, comp, levels, power, effect)
+    else:
+        rows = [_row(result, k, a, b, lvl, power, effect, test) for k, a, b, lvl in zip(
+            comp["metric"], comp["method_a"], comp["method_b"], levels)]
+        detect, needed = [r[0] for r in rows], [r[1] for r in rows]
     return pd.DataFrame({
         "metric": comp["metric"].to_numpy(), "method_a": comp["method_a"].to_numpy(),
         "method_b": comp["method_b"].to_numpy(), "n_a": comp["n_a"].to_numpy(),
         "n_b": comp["n_b"].to_numpy(), "observed_diff": comp["diff"].to_numpy(),
-        "detectable_effect": [r[0] for r in rows],
-        "seeds_needed": pd.array([None if math.isnan(r[1]) else int(r[1]) for r in rows],
+        "detectable_effect": np.asarray(detect, float),
+        "seeds_needed": pd.array([None if math.isnan(v) else int(v) for v in needed],
                                  dtype="Int64"),
-        "test": [test] * len(rows)}, columns=list(PLAN_COLUMNS))
+        "test": [test] * len(comp)}, columns=list(PLAN_COLUMNS))
+
+
+def _welch_rows(result: Any, comp: Any, levels: np.ndarray, power: float,
+                effect: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Welch's detectable effects and seeds needed of all comparisons, batched."""
+    from mushin_nb.stats.power import welch_detectable, welch_needed
+
+    sd = np.array([[result.scores(k, m).std(ddof=1) for m in (a, b)] for k, a, b in
+                   zip(comp["metric"], comp["method_a"], comp["method_b"])]).reshape(-1, 2)
+    target = np.abs(comp["diff"].to_numpy(float)) if effect is None else \
+        np.full(len(comp), abs(float(effect)))
+    ok = (sd > 0).all(axis=1) & (target > 0)
+    detect, needed = np.full(len(comp), np.nan), np.full(len(comp), np.nan)
+    if ok.any():
+        n_a, n_b = comp["n_a"].to_numpy()[ok], comp["n_b"].to_numpy()[ok]
+        detect[ok] = welch_detectable(n_a, n_b, sd[ok, 0], sd[ok, 1], levels[ok], power)
+        needed[ok] = welch_needed(target[ok], sd[ok, 0], sd[ok, 1], levels[ok], power)
+    ok_sd = (sd > 0).all(axis=1) & ~ok
+    if ok_sd.any():  # no difference to detect: still say what the seeds detect
+        n_a, n_b = comp["n_a"].to_numpy()[ok_sd], comp["n_b"].to_numpy()[ok_sd]
+        detect[ok_sd] = welch_detectable(n_a, n_b, sd[ok_sd, 0], sd[ok_sd, 1], levels[ok_sd],
+                                         power)
+    return detect, needed
 
 
 def underpowered(result: Any, power: float = 0.8) -> int:
@@ -117,22 +144,14 @@ def underpowered(result: Any, power: float = 0.8) -> int:
     (or the margin, when set) with ``power`` at their seeds: the analytic analog of the test
     (Welch for the unpaired rank and permutation tests, paired-t for Wilcoxon) decides."""
     comp = result.comparisons
-    levels = holm_levels(comp, result.alpha)
-    test = _ANALOG[result.test]
-    count = 0
-    for row, level in zip(comp.itertuples(index=False), levels):
-        if row.significant:
-            continue
-        if result.margin is not None and getattr(row, "verdict", "") == "equivalent":
-            continue
-        x, y = result.scores(row.metric, row.method_a), result.scores(row.metric, row.method_b)
-        sd = _spread(test, x, y)
-        n = (x.size, y.size) if test not in ("paired-t",) else x.size
-        try:
-            detect = stats.detectable_effect(n, sd, power=power, alpha=level, test=test).effect
-        except MushinError:
-            continue
-        wanted = result.margin if result.margin is not None else abs(row.diff)
-        if detect > wanted:
-            count += 1
-    return count
+    quiet = ~comp["significant"].to_numpy(bool)
+    if "verdict" in comp:
+        quiet &= comp["verdict"].to_numpy() != "equivalent"
+    if not quiet.any():
+        return 0
+    detect = plan(result, power=power, test=_ANALOG[result.test],
+                  effect=result.margin)["detectable_effect"].to_numpy(float)
+    wanted = np.abs(comp["diff"].to_numpy(float)) if result.margin is None \
+        else np.full(len(comp), result.margin)
+    with np.errstate(invalid="ignore"):
+        return int(np.sum(quiet & (detect > wanted)))

@@ -237,8 +237,9 @@ class BenchmarkResult:
 
             return _statplots.plot_equivalence(self, **kwargs)
         if kind not in PLOTS:
-            raise bad_value("kind", kind, f"one of {', '.join(map(repr, [*PLOTS, 'equivalence']))}",
-                            "e.g. result.plot('pvalues')")
+            raise bad_value("kind", kind, f"one of {', '.join(map(repr, PLOTS))}",
+                            "e.g. result.plot('pvalues'); 'equivalence' draws a result built "
+                            "with margin=")
         from mushin_nb import plots
 
         return getattr(plots, PLOTS[kind])(self, **kwargs)
