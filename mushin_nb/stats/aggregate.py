@@ -159,15 +159,29 @@ def _stat_rows(stat: str, c: np.ndarray, v: np.ndarray, valid: np.ndarray,
         order = np.argsort(np.where(valid.reshape(-1), flat, np.inf), kind="mergesort")
         # int counts: the cumulative sums are exact, and int16 moves half float32's bytes
         kind = np.int16 if n < 2**15 else np.int64
-        cum = np.cumsum(c[order].astype(kind), axis=0, dtype=kind)
+        cum = c[order].astype(kind)
+        for i in range(1, cum.shape[0]):  # row by row: numpy's cumsum over axis 0 is strided
+            cum[i] += cum[i - 1]
         np.clip(cum, lower, upper, out=cum)
         w = np.diff(cum, axis=0, prepend=np.full((1, cum.shape[1]), lower, kind))
         return (flat[order].astype(c.dtype) @ w.astype(c.dtype)) / (upper - lower)
     if stat == "optimality_gap":
         return gamma - (np.minimum(flat, gamma).astype(c.dtype) @ c) / valid.sum()
-    per_task = np.einsum("trk,tr->tk", c.reshape(tasks, runs, -1), v.astype(c.dtype)
-                         ) / valid.sum(-1)[:, None]
-    return np.median(per_task, axis=0) if stat == "median" else per_task.mean(axis=0)
+    per_task = np.einsum("trk,tr->kt", c.reshape(tasks, runs, -1), v.astype(c.dtype)
+                         ) / valid.sum(-1)  # (k, task): each resample's tasks contiguous
+    if stat == "mean":
+        return per_task.mean(axis=1)
+    ordered = np.sort(per_task, axis=1)  # rows of a few tasks: a sort beats a partition
+    return (ordered[:, (tasks - 1) // 2] + ordered[:, tasks // 2]) / 2
+
+
+def _stacked(draws: dict[int, np.ndarray], which: np.ndarray, rows: slice) -> np.ndarray:
+    """``draws[m][rows]`` of each method ``m`` of ``which`` on a new first axis; methods that
+    share one array of counts (the usual case) share one broadcast view, not copies."""
+    first = draws[int(which[0])]
+    if all(draws[int(m)] is first for m in which):
+        return first[rows][None]
+    return np.stack([draws[int(m)][rows] for m in which])
 
 
 def _interval(boot: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
@@ -310,8 +324,7 @@ def probability_of_improvement(da: Any, *, task: str = "task", over: str | None 
         pairs_n = va.sum(1) * vb.sum(1)
         point += kernel.sum((1, 2)) / pairs_n
         rows_t = slice(t * nrun, (t + 1) * nrun)
-        ca = np.stack([counts[0][i][rows_t] for i in ia])  # (pairs, runs, reps)
-        cb = np.stack([counts[1][j][rows_t] for j in ib])
+        ca, cb = _stacked(counts[0], ia, rows_t), _stacked(counts[1], ib, rows_t)
         est += (np.matmul(kernel.astype(np.float32), cb) * ca).sum(1) / pairs_n[:, None]
     low, high = _interval(est / tasks, ci)
     rows = [(names[i], names[j], point[p] / tasks, low[p], high[p])
