@@ -34,7 +34,7 @@ def holm_levels(comparisons: Any, alpha: float) -> np.ndarray:
     --------
     >>> import pandas as pd
     >>> t = pd.DataFrame({"metric": ["a", "a", "a"], "p_value": [0.03, 0.001, 0.2]})
-    >>> [round(v, 4) for v in holm_levels(t, 0.05)]
+    >>> holm_levels(t, 0.05).round(4).tolist()
     [0.025, 0.0167, 0.05]
     """
     levels = np.full(len(comparisons), float(alpha))

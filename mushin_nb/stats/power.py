@@ -470,7 +470,7 @@ def power_curve(sd: Any, *, seeds: Any = range(2, 21), power: float = 0.8,
     --------
     >>> power_curve(0.01, seeds=[5, 10], test="student").round(4)
         n  detectable_effect
-    0   5             0.0203
+    0   5             0.0202
     1  10             0.0132
     """
     import pandas as pd
