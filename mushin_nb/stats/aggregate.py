@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError, bad_value
-from mushin_nb.stats._checks import MushinWarning, _choice
+from mushin_nb.errors import MushinKeyError, MushinValueError, bad_value
+from mushin_nb.stats._checks import MushinWarning, _choice, method_block_runs
 from mushin_nb.stats._rng import as_generator
 
 __all__ = ["STATS", "aggregate", "performance_profile", "probability_of_improvement"]
@@ -49,31 +49,7 @@ class _Runs:
     """Scores ``(method, task, run)`` with NaN left out, and the bootstrap's run counts."""
 
     def __init__(self, da: Any, task: str, over: str | None) -> None:
-        import xarray as xr
-
-        if not isinstance(da, xr.DataArray):
-            raise bad_value("da", da, "an xarray.DataArray with dims (method, task, seed)",
-                            "pick one metric, e.g. ds['accuracy']", cls=MushinTypeError)
-        for arg, dim in (("task", task), ("over", over)):
-            if dim is not None and dim not in da.dims:
-                raise MushinKeyError(
-                    f"`{arg}` must be a dimension of da, got {dim!r}. Dimensions: "
-                    f"{list(da.dims)}. Fix: pass {arg}='<dim>'"
-                    f"{' (or over=None for one run per task)' if arg == 'over' else ''}.")
-        if "method" not in da.dims:
-            raise MushinKeyError(f"da needs a 'method' dimension; it has {list(da.dims)}. "
-                                 "Fix: rename the compared dimension, e.g. "
-                                 "da.rename(model='method').")
-        extra = [d for d in da.dims if d not in ("method", task, over)]
-        if extra:
-            raise bad_value("da", tuple(da.dims), f"only the dims 'method', {task!r}"
-                            f"{f', {over!r}' if over else ''}",
-                            f"select or average {extra} first, e.g. da.mean({extra[0]!r})")
-        dims = ["method", task] + ([over] if over else [])
-        x = np.asarray(da.transpose(*dims).values, dtype=float)
-        self.x = x if x.ndim == 3 else x[..., None]
-        self.methods = [str(m) for m in da["method"].values] if "method" in da.coords \
-            else [str(i) for i in range(x.shape[0])]
+        self.x, self.methods = method_block_runs(da, "task", task, over)
         self.valid = ~np.isnan(self.x)
         n = self.valid.sum(-1)
         if (n == 0).any():

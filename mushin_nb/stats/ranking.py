@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError, bad_value
-from mushin_nb.stats._checks import MushinWarning, _choice, check_settings
+from mushin_nb.errors import MushinTypeError, MushinValueError, bad_value
+from mushin_nb.stats._checks import MushinWarning, _choice, check_settings, method_block_runs
 from mushin_nb.stats.corrections import holm
 
 __all__ = ["POSTHOCS", "RankResult", "block_scores", "cliques", "nemenyi_cd", "rank_methods"]
@@ -110,35 +110,11 @@ def block_scores(da: Any, *, block: str = "task", over: str | None = "seed"
     A block in which some method has no score at all is dropped (Friedman needs complete
     blocks); the count of NaN runs left out of the means is returned last.
     """
-    import xarray as xr
-
-    if not isinstance(da, xr.DataArray):
-        raise bad_value("da", da, "an xarray.DataArray with dims (method, block, seed)",
-                        "pick one metric, e.g. ds['accuracy']", cls=MushinTypeError)
-    for arg, dim in (("block", block), ("over", over)):
-        if dim is not None and dim not in da.dims:
-            raise MushinKeyError(
-                f"`{arg}` must be a dimension of da, got {dim!r}. Dimensions: "
-                f"{list(da.dims)}. Fix: name the dimension of the "
-                f"{'blocks' if arg == 'block' else 'seeds, or pass over=None'}.")
-    if "method" not in da.dims:
-        raise MushinKeyError(f"da needs a 'method' dimension; it has {list(da.dims)}. Fix: "
-                             "rename the compared dimension, e.g. da.rename(model='method').")
-    extra = [d for d in da.dims if d not in ("method", block, over)]
-    if extra:
-        raise bad_value("da", tuple(da.dims), f"only the dims 'method', {block!r}"
-                        f"{f', {over!r}' if over else ''}",
-                        f"select or average {extra} first, e.g. da.mean({extra[0]!r})")
-    dims = ["method", block] + ([over] if over else [])
-    x = np.asarray(da.transpose(*dims).values, dtype=float)
-    if x.ndim == 2:
-        x = x[..., None]
+    x, methods = method_block_runs(da, "block", block, over)
     missing = int(np.isnan(x).sum())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         means = np.nanmean(x, axis=-1).T  # (blocks, methods)
-    methods = [str(m) for m in da["method"].values] if "method" in da.coords \
-        else [str(i) for i in range(x.shape[0])]
     labels = list(da[block].values) if block in da.coords else list(range(x.shape[1]))
     keep = ~np.isnan(means).any(axis=1)
     return means[keep], methods, [b for b, k in zip(labels, keep) if k], missing

@@ -3,7 +3,7 @@ intervals agree with rliable's within Monte Carlo error and depend only on ``see
 
 from __future__ import annotations
 
-import importlib.util
+import runpy
 import warnings
 from pathlib import Path
 
@@ -26,12 +26,10 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "stats_speed.py"
 @pytest.fixture(scope="module")
 def rliable():
     """rliable's library and metrics, imported through the P3 bench's pandas-3 shim."""
-    spec = importlib.util.spec_from_file_location("stats_speed", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    bench = runpy.run_path(str(BENCH), run_name="stats_speed")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        library = module._rliable()
+        library = bench["_rliable"]()
         from rliable import metrics
     return library, metrics
 
