@@ -54,15 +54,15 @@ def rows(result: Any) -> list[list[str]]:
     """The summary as cells of text, the column names first."""
     level = round(100 * (1 - result.alpha), 6)
     cells = [["method", "metric", "mean", f"{level:g}% CI", "vs ref"]]
-    verdict = _verdicts(result)
-    for r in result.summary().itertuples(index=False):
+    verdict = verdicts_vs_ref(result)
+    for r in result._summary.itertuples(index=False):
         cells.append([r.method, r.metric, f"{r.mean:.4g}",
                       f"[{r.ci_low:.4g}, {r.ci_high:.4g}]",
                       verdict.get((r.method, r.metric), r.significant_vs_ref)])
     return cells
 
 
-def _verdicts(result: Any) -> dict[tuple[str, str], str]:
+def verdicts_vs_ref(result: Any) -> dict[tuple[str, str], str]:
     """``(method, metric) -> verdict against the reference`` when a margin is set."""
     comp = result.comparisons
     if "verdict" not in comp:

@@ -167,9 +167,16 @@ class BenchmarkResult:
         Returns
         -------
         pandas.DataFrame
-            Columns ``method, metric, mean, ci_low, ci_high, significant_vs_ref``.
+            Columns ``method, metric, mean, ci_low, ci_high, significant_vs_ref``, and
+            ``verdict_vs_ref`` (the method against the reference: ``"better"``, ``"worse"``,
+            ``"equivalent"``, ``"inconclusive"``) for a result built with ``margin=``.
         """
-        return self._summary.copy()
+        table = self._summary.copy()
+        verdicts = _display.verdicts_vs_ref(self)
+        if verdicts:
+            table["verdict_vs_ref"] = [verdicts.get((m, k), "") for m, k in
+                                       zip(table["method"], table["metric"])]
+        return table
 
     @property
     def margin(self) -> float | None:

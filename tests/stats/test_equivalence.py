@@ -74,6 +74,8 @@ def test_compare_with_margin_adds_holm_tost_and_verdicts():
     assert "margin=0.005 (TOST)" in text
     lines = text.splitlines()
     assert [line.split()[-1] for line in lines[4:]] == ["equivalent", "better"]
+    assert result.summary()["verdict_vs_ref"].tolist() == ["", "equivalent", "better"]
+    assert "verdict_vs_ref" not in compare_dataset(ds).summary()
 
 
 def test_inconclusive_when_neither_test_rejects_and_nothing_changes_without_margin():
