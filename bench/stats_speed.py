@@ -15,8 +15,11 @@ Ours, timed as one piece (what a user asks of such a benchmark):
 
 The anchor in the same run: rliable's ``get_interval_estimates`` on the same four aggregates
 of every metric (10k stratified resamples, its percentile intervals).  Prints the median of
-5 runs of ours after a warm-up (1 of rliable's: it takes far longer).  Target: ours < 1 s.
-BLAS runs on one thread here (2 shared cores: threads only fight), for both.
+5 runs of ours after a warm-up (1 of rliable's: it takes far longer), as wall time and as
+this process's CPU time: on a machine shared with other jobs the wall time swings several
+fold with their load, the CPU time does not, so the target (ours < 1 s) is read on the CPU
+time.  BLAS runs on one thread (one core's work; on 2 shared cores threads only fight), for
+both.
 """
 
 from __future__ import annotations
@@ -110,17 +113,19 @@ def _theirs(library: object, scores: np.ndarray) -> list:
         for k in range(METRICS)]
 
 
-def _median_time(fn, *args, rounds: int = ROUNDS) -> float:
-    times = []
+def _median_time(fn, *args, rounds: int = ROUNDS) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``rounds`` calls."""
+    wall, cpu = [], []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn(*args)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def _parts(scores: np.ndarray) -> dict[str, float]:
-    """Seconds of each piece of ours, for the table (one run each, warm)."""
+    """CPU seconds of each piece of ours, for the table (one run each, warm)."""
     import xarray as xr
 
     from mushin_nb import stats
@@ -134,9 +139,9 @@ def _parts(scores: np.ndarray) -> dict[str, float]:
     parts = {}
 
     def clock(name, fn):
-        start = time.perf_counter()
+        start = time.process_time()
         value = fn()
-        parts[name] = time.perf_counter() - start
+        parts[name] = time.process_time() - start
         return value
 
     result = clock("compare (Welch, Holm, BCa, TOST, logit)", lambda: BenchmarkResult.from_dataset(
@@ -160,28 +165,30 @@ def main() -> dict:
         start = time.perf_counter()
         out = _ours(scores)
         cold = time.perf_counter() - start
-        ours_s = _median_time(_ours, scores)
+        ours_s, ours_cpu = _median_time(_ours, scores)
         parts = _parts(scores)
         library = _rliable()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         theirs = _theirs(library, scores)
-        theirs_s = time.perf_counter() - start
+        theirs_s, theirs_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     # the same point estimates as rliable (its intervals differ only by resampling)
     agree = max(abs(out[f"metric{k}"][s].iloc[j]["estimate"] - theirs[k][0][f"method{j}"][i])
                 for k in range(METRICS) for j in range(METHODS) for i, s in enumerate(STATS))
     print(f"scores: {METHODS} methods x {METRICS} metrics x {TASKS} tasks x {SEEDS} seeds, "
           f"{RESAMPLES} bootstrap resamples, median of {ROUNDS} runs")
-    print(f"mushin_nb, everything:                       {ours_s * 1000:8.1f} ms   (first call "
-          f"{cold * 1000:.0f} ms with imports)")
+    print(f"mushin_nb, everything:  CPU {ours_cpu * 1000:8.1f} ms, wall {ours_s * 1000:8.1f} ms"
+          f"   (first call {cold * 1000:.0f} ms wall with imports)")
     for name, seconds in parts.items():
-        print(f"  {name:42s} {seconds * 1000:8.1f} ms")
-    print(f"rliable get_interval_estimates (4 aggregates x {METRICS} metrics): "
-          f"{theirs_s * 1000:8.1f} ms   (point estimates agree to {agree:.1e})")
-    print(f"target: ours < {TARGET_S * 1000:.0f} ms")
-    return {"ours_s": ours_s, "ours_cold_s": cold, "rliable_s": theirs_s, "parts": parts,
-            "agree": agree, "comparisons": len(out["comparisons"])}
+        print(f"  {name:42s} CPU {seconds * 1000:8.1f} ms")
+    print(f"rliable get_interval_estimates (4 aggregates x {METRICS} metrics): CPU "
+          f"{theirs_cpu * 1000:8.1f} ms, wall {theirs_s * 1000:8.1f} ms   (point estimates "
+          f"agree to {agree:.1e})")
+    print(f"target: ours < {TARGET_S * 1000:.0f} ms CPU")
+    return {"ours_s": ours_s, "ours_cpu_s": ours_cpu, "ours_cold_s": cold, "rliable_s": theirs_s,
+            "rliable_cpu_s": theirs_cpu, "parts": parts, "agree": agree,
+            "comparisons": len(out["comparisons"])}
 
 
 if __name__ == "__main__":
     figures = main()
-    sys.exit(0 if figures["ours_s"] < TARGET_S else 1)
+    sys.exit(0 if figures["ours_cpu_s"] < TARGET_S else 1)

@@ -68,20 +68,28 @@ class _Runs:
                           MushinWarning, stacklevel=3)
         self.values = np.where(self.valid, self.x, 0.0)  # a left-out run gets count 0
 
-    def counts(self, seed: Any, reps: int) -> list[tuple[list[int], np.ndarray]]:
+    def counts(self, seed: Any, reps: int, stream: int = 0
+               ) -> list[tuple[list[int], np.ndarray]]:
         """``(methods, counts (task * run, reps))`` per group of methods with the same runs.
 
         Column ``k`` holds how often resample ``k`` drew each run (0 for a left-out run), as
         float32: exact for counts, and half the memory traffic of the statistics after.
+        An int ``seed`` draws stream 0 from ``default_rng(seed)`` and stream 1 from
+        ``default_rng([seed, 1])``; a Generator is drawn from as it is.
         """
         groups: dict[bytes, list[int]] = {}
         for m in range(self.x.shape[0]):
             groups.setdefault(self.valid[m].tobytes(), []).append(m)
-        rng = as_generator(seed)
+        is_int = not isinstance(seed, np.random.Generator)
+        if is_int:
+            as_generator(seed)  # checks it
+            rng = np.random.default_rng(int(seed) if not stream else [int(seed), stream])
+        else:
+            rng = seed
         # one group and an int seed: the counts are a function of (seed, reps, runs), kept
-        cache = len(groups) == 1 and not isinstance(seed, np.random.Generator)
+        cache = len(groups) == 1 and is_int
         return [(members, _cached_counts(
-            (int(seed), reps, self.valid[members[0]].shape, key) if cache else None,
+            (int(seed), stream, reps, self.valid[members[0]].shape, key) if cache else None,
             rng, self.valid[members[0]], reps)) for key, members in groups.items()]
 
 
@@ -198,11 +206,11 @@ def aggregate(da: Any, *, task: str = "task", over: str | None = "seed", stat: s
     point = np.array([_stat_rows(stat, runs.valid[m].reshape(-1, 1).astype(float),
                                  runs.values[m], runs.valid[m], gamma)[0]
                       for m in range(len(runs.methods))])
-    low, high = np.empty(len(point)), np.empty(len(point))
+    boot = np.empty((len(point), reps), dtype=np.float32)
     for members, c in runs.counts(seed, reps):
         for m in members:
-            low[m], high[m] = _interval(
-                _stat_rows(stat, c, runs.values[m], runs.valid[m], gamma), ci)
+            boot[m] = _stat_rows(stat, c, runs.values[m], runs.valid[m], gamma)
+    low, high = _interval(boot, ci)  # one quantile call for every method
     return pd.DataFrame({"estimate": point, "ci_low": low, "ci_high": high},
                         index=pd.Index(runs.methods, name="method"))
 
@@ -236,13 +244,14 @@ def performance_profile(da: Any, *, task: str = "task", over: str | None = "seed
     if taus.ndim != 1 or taus.size == 0 or np.isnan(taus).any():
         raise bad_value("taus", taus, "a 1-D sequence of thresholds", "e.g. np.linspace(0, 1, 51)")
     shape = (len(runs.methods), taus.size)
-    point, low, high = np.empty(shape), np.empty(shape), np.empty(shape)
+    point, boot = np.empty(shape), np.empty(shape + (reps,), dtype=np.float32)
     for members, c in runs.counts(seed, reps):
         for m in members:
             valid = runs.valid[m].reshape(-1)
             above = (runs.x[m].reshape(-1)[:, None] > taus[None]) & valid[:, None]
             point[m] = above.sum(0) / valid.sum()
-            low[m], high[m] = _interval((above.T.astype(c.dtype) @ c) / valid.sum(), ci)
+            boot[m] = (above.T.astype(c.dtype) @ c) / valid.sum()
+    low, high = _interval(boot, ci)
     dims = ("method", "tau")
     return xr.DataArray(point, dims=dims, name="profile",
                         coords={"method": runs.methods, "tau": taus,
@@ -285,9 +294,12 @@ def probability_of_improvement(da: Any, *, task: str = "task", over: str | None 
     ref = names.index(reference)
     todo = [(i, ref) for i in range(len(names)) if i != ref] if pairs == "reference" \
         else [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
-    rng = as_generator(seed)  # one Generator, two draws: independent resamples of A and B
-    counts = [dict((m, c) for members, c in runs.counts(rng, reps) for m in members)
-              for _ in range(2)]
+    # independent resamples of A and B: two streams of an int seed (A's is the one the other
+    # aggregates use), or two draws from a Generator
+    rng = seed if isinstance(seed, np.random.Generator) else None
+    counts = [dict((m, c) for members, c in runs.counts(
+        rng if rng is not None else seed, reps, stream) for m in members)
+        for stream in (0, 1)]
     tasks, nrun = runs.x.shape[1:]
     ia, ib = np.array([i for i, _ in todo]), np.array([j for _, j in todo])
     est = np.zeros((len(todo), reps), dtype=np.float32)
