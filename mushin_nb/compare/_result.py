@@ -20,6 +20,7 @@ import numpy as np
 from mushin_nb import stats
 from mushin_nb.compare import _display
 from mushin_nb.errors import MushinFileNotFoundError, MushinKeyError, MushinTypeError, bad_value
+from mushin_nb.results import enable_method_sel
 from mushin_nb.stats import MushinWarning
 from mushin_nb.stats.bounded import check_bounds
 
@@ -45,6 +46,7 @@ class BenchmarkResult:
     """
 
     def __init__(self, data: Any, comparisons: Any, summary: Any) -> None:
+        enable_method_sel()  # result.data.sel(method="cnn"), as documented
         self.data = data
         self.comparisons = comparisons
         self._summary = summary

@@ -26,7 +26,14 @@ from mushin_nb.study._checks import (
     _check_seeds,
     _check_working_dir,
 )
-from mushin_nb.study._job import SWEEP, _forget_lost_checkpoints, _TrainJob, _warn_stale
+from mushin_nb.study._job import (
+    SWEEP,
+    TrainFnReturnError,
+    _forget_lost_checkpoints,
+    _returned_no_path,
+    _TrainJob,
+    _warn_stale,
+)
 from mushin_nb.study._result import StudyResult, TrainingFailure
 
 
@@ -290,6 +297,10 @@ class Study:
 
         Raises
         ------
+        TrainFnReturnError
+            A ``MushinValueError`` (and a ``SweepFailedError``): a train_fn returned None or
+            something that is not a path, for the (method, seed) pairs it names; raised when
+            the training sweep has finished.
         SweepFailedError
             No checkpoint at all, or too few to compare; every failure is named.
         """
@@ -298,6 +309,7 @@ class Study:
         else:
             paths = self._train()
         self._paths, self._ran, self._result = paths, True, None
+        self._raise_on_bad_returns()
         self._result = self._compare(paths)
         return self._result
 
@@ -331,6 +343,16 @@ class Study:
         self._failures = [training(f) for f in wf.failures]
         self._skipped = [training(f) for f in wf.skipped]
         return paths
+
+    def _raise_on_bad_returns(self) -> None:
+        """A train_fn that returned no path is a bug to fix, not a training to retry."""
+        bad = [f for f in self._failures if _returned_no_path(f.error)]
+        if bad:
+            listed = "; ".join(f"({f.method}, seed {f.seed}): {f.error}" for f in bad)
+            raise TrainFnReturnError(
+                f"Study: {len(bad)} training(s) returned no checkpoint path: {listed}. Every "
+                "train_fn(seed) must save its model and return the checkpoint's path; the "
+                "trainings that were running finished first, and nothing was compared.")
 
     def _compare(self, paths: dict[str, dict[int, str]]) -> StudyResult:
         # a test needs two seeds of a method: one checkpoint alone cannot be compared
