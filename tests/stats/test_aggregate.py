@@ -3,6 +3,7 @@ intervals agree with rliable's within Monte Carlo error and depend only on ``see
 
 from __future__ import annotations
 
+import os
 import runpy
 import warnings
 from pathlib import Path
@@ -26,7 +27,10 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "stats_speed.py"
 @pytest.fixture(scope="module")
 def rliable():
     """rliable's library and metrics, imported through the P3 bench's pandas-3 shim."""
+    environ = dict(os.environ)  # the bench pins BLAS threads for its own process only
     bench = runpy.run_path(str(BENCH), run_name="stats_speed")
+    os.environ.clear()
+    os.environ.update(environ)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         library = bench["_rliable"]()
