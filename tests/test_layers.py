@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     "notebook": 6,
     "batch": 5, "study": 5, "tune": 5, "accessor": 5,
     "compare": 4,
-    "plots": 3, "metrics": 3, "stats": 3, "train": 3, "experiments": 3, "_statplots": 3,
+    "plots": 3, "metrics": 3, "stats": 3, "train": 3, "experiments": 3,
     "workflows": 2,
     "results": 1, "progress": 1,
     "errors": 0, "_hooks": 0,

@@ -242,9 +242,9 @@ class BenchmarkResult:
             Passed on (``metric=``, ``backend="hvplot" | "matplotlib"``, ``ax=``).
         """
         if kind == "equivalence":
-            from mushin_nb import _statplots
+            from mushin_nb.plots import statistics as _figures
 
-            return _statplots.plot_equivalence(self, **kwargs)
+            return _figures.plot_equivalence(self, **kwargs)
         if kind not in PLOTS:
             raise bad_value("kind", kind, f"one of {', '.join(map(repr, PLOTS))}",
                             "e.g. result.plot('pvalues'); 'equivalence' draws a result built "

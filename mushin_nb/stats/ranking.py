@@ -74,10 +74,10 @@ class RankResult:
         return cliques(self)
 
     def plot(self, *, backend: str = "hvplot", ax: Any = None) -> Any:
-        """Critical-difference diagram (see :func:`mushin_nb._statplots.plot_cd`)."""
-        from mushin_nb import _statplots
+        """Critical-difference diagram (see :func:`mushin_nb._figures.plot_cd`)."""
+        from mushin_nb.plots import statistics as _figures
 
-        return _statplots.plot_cd(self, backend=backend, ax=ax)
+        return _figures.plot_cd(self, backend=backend, ax=ax)
 
     def __repr__(self) -> str:
         ranks = ", ".join(f"{m} {r:.2f}" for m, r in self.mean_ranks.items())

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 from matplotlib.figure import Figure
 
-from mushin_nb import _statplots, stats
+from mushin_nb import plots, stats
 from mushin_nb.compare import compare_dataset
 from mushin_nb.errors import MushinTypeError, MushinValueError
 
@@ -29,12 +29,12 @@ def figures(scores):
     ds = xr.Dataset({"acc": (("method", "seed"), scores.values[:3, 0])},
                     coords={"method": ["a", "b", "c"], "seed": range(4)})
     return {
-        "cd": (_statplots.plot_cd, stats.rank_methods(scores)),
-        "profile": (_statplots.plot_profile, stats.performance_profile(scores, reps=200)),
-        "aggregates": (_statplots.plot_aggregates, {
+        "cd": (plots.plot_cd, stats.rank_methods(scores)),
+        "profile": (plots.plot_profile, stats.performance_profile(scores, reps=200)),
+        "aggregates": (plots.plot_aggregates, {
             s: stats.aggregate(scores, stat=s, reps=200) for s in ("iqm", "optimality_gap")}),
-        "power": (_statplots.plot_power, stats.power_curve(0.01, seeds=[3, 5, 10])),
-        "equivalence": (_statplots.plot_equivalence, compare_dataset(ds, margin=0.03)),
+        "power": (plots.plot_power, stats.power_curve(0.01, seeds=[3, 5, 10])),
+        "equivalence": (plots.plot_equivalence, compare_dataset(ds, margin=0.03)),
     }
 
 
@@ -57,7 +57,7 @@ def test_both_backends_draw(figures, name, tmp_path):
 
 def test_cd_diagram_labels_every_method_with_its_mean_rank(figures):
     _, rank = figures["cd"]
-    text = _texts(_statplots.plot_cd(rank, backend="matplotlib"))
+    text = _texts(plots.plot_cd(rank, backend="matplotlib"))
     for method, r in rank.mean_ranks.items():
         assert f"{method} ({r:.2f})" in text
     assert f"CD={rank.critical_difference:.3g}" in text
@@ -80,11 +80,11 @@ def test_equivalence_plot_marks_verdicts_and_the_margin(figures):
 
 def test_bad_inputs_say_what_to_do(figures):
     with pytest.raises(MushinValueError, match="`backend` must be 'hvplot' or 'matplotlib'"):
-        _statplots.plot_power(figures["power"][1], backend="bokeh")
+        plots.plot_power(figures["power"][1], backend="bokeh")
     with pytest.raises(MushinTypeError, match="`rank` must be a RankResult"):
-        _statplots.plot_cd(pd.DataFrame())
+        plots.plot_cd(pd.DataFrame())
     with pytest.raises(MushinValueError, match="`curve` must be columns n and detectable"):
-        _statplots.plot_power(pd.DataFrame({"x": [1]}))
+        plots.plot_power(pd.DataFrame({"x": [1]}))
     plain = compare_dataset(xr.Dataset({"acc": (("method", "seed"), [[1.0, 2], [3, 4.5]])},
                                        coords={"method": ["a", "b"], "seed": [0, 1]}))
     with pytest.raises(MushinValueError, match="built with margin="):

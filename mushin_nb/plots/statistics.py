@@ -1,7 +1,7 @@
 """Figures of the statistics beyond one family: critical-difference diagram, performance
 profiles, aggregate intervals, power curve and equivalence against a margin.
 
-Like :mod:`mushin_nb.plots`, every figure takes ``backend="hvplot"`` (a HoloViews object,
+As every figure of :mod:`mushin_nb.plots`, each takes ``backend="hvplot"`` (a HoloViews object,
 hover shows the numbers) or ``backend="matplotlib"`` (a static ``Figure``; ``ax=`` draws
 into axes you own).  Each takes the result of the matching function of
 :mod:`mushin_nb.stats` (duck-typed, so this module imports nothing of the package above
@@ -23,12 +23,15 @@ from typing import Any
 import numpy as np
 
 from mushin_nb.errors import MushinTypeError, bad_value
+from mushin_nb.plots._common import STATUS_COLOURS
+from mushin_nb.plots._notebook import holoviews
 
 __all__ = ["plot_aggregates", "plot_cd", "plot_equivalence", "plot_power", "plot_profile"]
 
 BACKENDS = ("hvplot", "matplotlib")
-VERDICT_COLOURS = {"better": "#2ca02c", "worse": "crimson", "equivalent": "#1f77b4",
-                   "inconclusive": "0.5"}
+# the same red and blue as STATUS_COLOURS: "worse" differs, "equivalent" does not
+VERDICT_COLOURS = {"better": "#2ca02c", "worse": STATUS_COLOURS["differs"],
+                   "equivalent": STATUS_COLOURS["does not differ"], "inconclusive": "0.5"}
 
 
 def _backend(backend: str) -> None:
@@ -47,8 +50,8 @@ def _axes(ax: Any, width: float, height: float) -> tuple[Any, Any]:
 
 
 def _hv() -> Any:
-    import holoviews as hv
-    import hvplot.pandas  # noqa: F401  loads the bokeh extension in notebooks
+    hv = holoviews()  # the bokeh extension, offline in a notebook (see mushin_nb.plots)
+    import hvplot.pandas  # noqa: F401  inline too, once holoviews() has run
 
     return hv
 
