@@ -1,4 +1,8 @@
-"""Figures of a comparison: CI forest, Holm p-value matrix, per-seed strips, metric curves.
+"""Figures of a comparison (forest, p-values, seeds, curves) and of ranks, aggregates and power.
+
+The comparison: CI forest, Holm p-value matrix, per-seed strips, metric curves; beyond one
+family (:mod:`mushin_nb.plots.statistics`): the critical-difference diagram, performance
+profiles, aggregate intervals, power curve and equivalence against a margin.
 
 Every plot takes ``backend="hvplot"`` (a HoloViews object drawn by bokeh: hover shows the
 exact numbers, several metrics get a selector widget) or ``backend="matplotlib"`` (a static
@@ -37,6 +41,14 @@ from mushin_nb.plots.curves import plot_curve
 from mushin_nb.plots.forest import forest_range, plot_summary
 from mushin_nb.plots.matrix import plot_pvalues, pvalue_matrix
 from mushin_nb.plots.seeds import plot_seeds
+from mushin_nb.plots.statistics import (
+    plot_aggregates,
+    plot_cd,
+    plot_equivalence,
+    plot_power,
+    plot_profile,
+)
 
-__all__ = ["STATUS_COLOURS", "forest_range", "offline_notebook", "plot_curve",
-           "plot_pvalues", "plot_seeds", "plot_summary", "pvalue_matrix", "standalone_html"]
+__all__ = ["STATUS_COLOURS", "forest_range", "offline_notebook", "plot_aggregates", "plot_cd",
+           "plot_curve", "plot_equivalence", "plot_power", "plot_profile", "plot_pvalues",
+           "plot_seeds", "plot_summary", "pvalue_matrix", "standalone_html"]

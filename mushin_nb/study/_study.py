@@ -68,8 +68,9 @@ class Study:
         The evaluation data (a DataLoader); it is iterated once per model.
     num_classes : int
         Number of classes of the task.
-    task, test, alpha, ignore_index, metrics, predict_fn, reference
-        Passed to :func:`mushin_nb.compare.compare`.
+    task, test, alpha, ignore_index, metrics, predict_fn, reference, margin
+        Passed to :func:`mushin_nb.compare.compare` (``margin``: the equivalence margin,
+        see :meth:`mushin_nb.compare.BenchmarkResult.from_dataset`).
     working_dir : str or os.PathLike
         Where the sweep (``sweep/``) and the checkpoints (``checkpoints/``) live; running
         a Study again in the same directory resumes it (pairs are matched by method name
@@ -148,6 +149,7 @@ class Study:
         predict_fn: Callable[[Any], Any] | None = None,
         reference: str | None = None,
         progress: bool | Any = True,
+        margin: float | None = None,
     ) -> None:
         self._slugs = _check_methods(methods)
         self.methods = dict(methods)
@@ -166,9 +168,12 @@ class Study:
                             MushinValueError)
         _check_evaluation(self.num_classes, task, test, alpha, ignore_index, metrics,
                           predict_fn)
+        from mushin_nb.stats.equivalence import check_margin
+
         self._compare_kwargs = dict(task=task, test=test, alpha=float(alpha),
                                     ignore_index=ignore_index, metrics=metrics,
-                                    predict_fn=predict_fn, reference=reference)
+                                    predict_fn=predict_fn, reference=reference,
+                                    margin=check_margin(margin))
         self.working_dir = _check_working_dir(working_dir)
         self.launcher = launcher
         self.progress = progress
