@@ -25,7 +25,7 @@ def compare(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
             device: Any = None, pairs: str = "all", bootstrap: str | None = None,
             seed: int = 0, progress: Any = False, margin: float | None = None,
             bounds: Mapping[str, tuple[float, float]] | None = None,
-            vectorize: bool = True) -> BenchmarkResult:
+            vectorize: bool | str = "auto") -> BenchmarkResult:
     """Evaluate every model of every method on ``data``, then compare the methods.
 
     Each model is scored by :func:`mushin_nb.metrics.evaluate` (one pass over ``data``, one
@@ -53,11 +53,14 @@ def compare(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
     bounds : dict, optional
         Ranges of metrics passed as callables; the built-in metrics declare theirs
         (:data:`mushin_nb.metrics.RANGES`), so their intervals stay inside ``[0, 1]``.
-    vectorize : bool
-        With the task's own ``predict_fn``, a method's models of one structure (its seeds)
-        are loaded together and share one vmapped forward pass per batch
+    vectorize : True, False or "auto"
+        ``True``: with the task's own ``predict_fn``, a method's models of one structure
+        (its seeds) are loaded together and share one vmapped forward pass per batch
         (:func:`mushin_nb.metrics.evaluate_many`); the values equal one model at a time.
         ``False``: one model at a time, each loaded just before it is scored.
+        ``"auto"``: ``True`` when ``device`` is a CUDA device (where one pass for k models
+        saves k-1 kernel launches per layer), else ``False``: on the CPU the shared pass
+        measured no faster (bench/seeds_vectorized.py).
 
     Returns
     -------
@@ -82,7 +85,7 @@ def compare(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
     evaluation = dict(num_classes=num_classes, task=task, metrics=metrics,
                       predict_fn=predict_fn, ignore_index=ignore_index, device=device)
     try:
-        for jobs in _groups(plan, vectorize and predict_fn is None):
+        for jobs in _groups(plan, _vectorized(vectorize, device) and predict_fn is None):
             # the group runs as its first job; the others start and end once it is scored
             sink.job_start(jobs[0])
             started = jobs[:1]
@@ -194,6 +197,15 @@ def compare_dataset(ds: Any, over: str = "seed", by: str | None = None, *,
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _vectorized(vectorize: Any, device: Any) -> bool:
+    if vectorize not in (True, False, "auto") or isinstance(vectorize, int) and \
+            not isinstance(vectorize, bool):
+        raise bad_value("vectorize", vectorize, "True, False or 'auto'", "e.g. vectorize='auto'")
+    if vectorize != "auto":
+        return bool(vectorize)
+    return device is not None and str(device).startswith("cuda")
 
 
 def _groups(plan: list[tuple[str, int, Any]], together: bool) -> list[list[int]]:

@@ -36,7 +36,7 @@ def test_vectorized_scores_equal_one_model_at_a_time_and_sklearn(test_data):
                         _seeded(lambda: digits_mlp(hidden=16), 1),
                         _seeded(lambda: digits_mlp(hidden=8), 2)]}
     kwargs = dict(num_classes=10, metrics=["accuracy", "f1", "ece", "auroc"])
-    together = compare(models, test_data, **kwargs).data
+    together = compare(models, test_data, vectorize=True, **kwargs).data
     alone = compare(models, test_data, vectorize=False, **kwargs).data
     for name in ("accuracy", "f1", "ece", "auroc"):
         np.testing.assert_allclose(together[name].values, alone[name].values, rtol=0,
@@ -52,6 +52,18 @@ def test_vectorized_scores_equal_one_model_at_a_time_and_sklearn(test_data):
             assert together["f1"].sel(cell).item() == pytest.approx(
                 f1_score(y, predicted, average="macro"), abs=1e-6)
     assert len(set(together["accuracy"].sel({"method": "mlp"}).values.tolist())) > 1
+
+
+def test_auto_shares_the_forward_on_cuda_only_and_bad_values_are_named(test_data):
+    from mushin_nb.compare._compare import _vectorized
+    from mushin_nb.errors import MushinError
+
+    assert [_vectorized("auto", d) for d in (None, "cpu", "cuda", "cuda:1")] == [
+        False, False, True, True]
+    assert _vectorized(True, "cpu") and not _vectorized(False, "cuda")
+    models = {"a": [_seeded(lambda: digits_mlp(hidden=8), s) for s in range(2)]}
+    with pytest.raises(MushinError, match=r"`vectorize` must be True, False or 'auto'"):
+        compare(models, test_data, num_classes=10, vectorize="yes")
 
 
 def test_stacked_forward_equals_each_model(test_data):
