@@ -40,7 +40,7 @@ from mushin_nb.errors import (
     describe,
 )
 from mushin_nb.progress import EVENT_FILE_ENV, EVENT_FILE_NAME, job_context, sweep_progress
-from mushin_nb.workflows import _store
+from mushin_nb.workflows import _claims, _placement, _ray, _store
 from mushin_nb.workflows._multirun import expand_sweep, param_name, parse_override
 
 __all__ = ["FAST", "JobOutcome", "SweepResult", "SweepSpec", "execute", "known_launchers"]
@@ -74,6 +74,7 @@ class SweepSpec:
     title: str | None = None
     plain: bool = False  # the body takes a dict of parameters (sweep()); no OmegaConf needed
     threads: int = 1  # in-process jobs run at once (threads; no per-job cwd or logging)
+    gpus_per_job: float | None = None  # checked by _placement.check_gpus_per_job
 
 
 @dataclass
@@ -93,6 +94,7 @@ class JobOutcome:
     cfg: Any = None
     duration_s: float | None = None
     existed: bool = False  # found on disk when the sweep was planned
+    planned_at: float = field(default_factory=time.time)  # a newer record: another runner's
 
 
 @dataclass
@@ -128,7 +130,8 @@ def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
     label = " ".join(o.lstrip("+~") for o in overrides) or "(no overrides)"
     event_file = job_dir / _store.RECORD_DIR / EVENT_FILE_NAME
     started = time.time()
-    base = {"num": num, "overrides": list(overrides), "started": started}
+    base = {"num": num, "overrides": list(overrides), "started": started,
+            "devices": _placement.visible_devices()}
     if not fresh:  # a re-run job must not keep an old record if it dies before its own
         (job_dir / _store.RECORD_DIR / _store.RECORD_NAME).unlink(missing_ok=True)
     if write_events:
@@ -573,7 +576,7 @@ def _in_dir(path: Path, enabled: bool) -> Iterator[None]:
 
 
 def _run_fast(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome], sink: Any,
-              chdir: bool) -> None:
+              chdir: bool, claims: _claims.Claims) -> None:
     from hydra.core.utils import env_override
     from omegaconf import OmegaConf
 
@@ -581,14 +584,15 @@ def _run_fast(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome], sink:
     env_set = dict(OmegaConf.to_container(master.hydra.job.env_set, resolve=True) or {})
     if spec.threads > 1 and len(pending) > 1:
         with env_override(env_set) if env_set else contextlib.nullcontext():
-            _run_threads(spec, fast, pending, sink)
+            _run_threads(spec, fast, pending, sink, claims)
         return
     fmt = OmegaConf.select(master, "hydra.job_logging.formatters.simple.format", default=None)
     log_name = f"{master.hydra.job.name}.log"
     # the working directory is the whole process's: a sweep run from a background thread
     # (a notebook widget's run) must not move the kernel's under the user's feet
     on_main = threading.current_thread() is threading.main_thread()
-    for job in pending:
+
+    def one(job: JobOutcome) -> None:
         cfg = job.cfg if job.cfg is not None else fast.task_cfg(job.overrides)
         job.cfg = cfg
         hydra_yaml = fast.enter_job(job.num, job.overrides, job.job_dir)
@@ -603,8 +607,48 @@ def _run_fast(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome], sink:
             stack.enter_context(job_context(job.index, job.job_dir, sink))
             record = run_job_body(spec.body, cfg, job.job_dir, job.num, job.overrides,
                                   write_events=False, fresh=not job.existed)
+        claims.release(job.job_dir)
         _finish(job, record)
         _tell_end(sink, job)
+
+    elsewhere = []
+    for job in pending:
+        if _take(job, claims, sink):
+            one(job)
+        elif not job.ran:
+            elsewhere.append(job)
+    _settle(elsewhere, claims, one, sink)
+
+
+def _take(job: JobOutcome, claims: _claims.Claims, sink: Any) -> bool:
+    """Claim ``job``; True when this runner must run it.
+
+    False when another live runner holds it, or when another runner finished it since
+    this sweep was planned (then ``job`` has that record and the sink was told).
+    """
+    if not claims.claim(job.job_dir, num=job.num, overrides=job.overrides):
+        return False
+    record = _store.read_record(job.job_dir)
+    if record is not None and record.get("status") in ("done", "failed", "skipped") and (
+            record.get("status") == "done" or record.get("finished", 0) >= job.planned_at):
+        claims.release(job.job_dir)
+        _finish(job, record)
+        _tell_end(sink, job)
+        return False
+    return True
+
+
+def _settle(elsewhere: list[JobOutcome], claims: _claims.Claims,
+            run: Callable[[JobOutcome], None], sink: Any) -> None:
+    """Wait for the jobs other runners hold; run those whose runner died."""
+    by_dir = {job.job_dir: job for job in elsewhere}
+    for job_dir, take in _claims.await_jobs(list(by_dir), claims):
+        job = by_dir[job_dir]
+        if take and _take(job, claims, sink):
+            run(job)
+        elif not job.ran:
+            _finish(job, _store.read_record(job_dir))
+            _tell_end(sink, job)
 
 
 class _LockedSink:
@@ -628,7 +672,7 @@ class _LockedSink:
 
 
 def _run_threads(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome],
-                 sink: Any) -> None:
+                 sink: Any, claims: _claims.Claims) -> None:
     """Run up to ``spec.threads`` jobs at once in threads of this process, in job order.
 
     The process-wide state a job would change (cwd, root logger, ``os.environ``,
@@ -640,7 +684,13 @@ def _run_threads(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome],
     locked = _LockedSink(sink)
     prepare = threading.Lock()  # _FastJobs renders one job's files at a time
 
-    def one(job: JobOutcome) -> None:
+    elsewhere: list[JobOutcome] = []
+
+    def one(job: JobOutcome, settling: bool = False) -> None:
+        if not settling and not _take(job, claims, locked):
+            if not job.ran:
+                elsewhere.append(job)
+            return
         with prepare:
             cfg = job.cfg if job.cfg is not None else fast.task_cfg(job.overrides)
             job.cfg = cfg
@@ -651,6 +701,7 @@ def _run_threads(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome],
         with job_context(job.index, job.job_dir, locked):
             record = run_job_body(spec.body, cfg, job.job_dir, job.num, job.overrides,
                                   write_events=False, fresh=not job.existed, set_env=False)
+        claims.release(job.job_dir)
         _finish(job, record)
         _tell_end(locked, job)
 
@@ -664,6 +715,7 @@ def _run_threads(spec: SweepSpec, fast: _FastJobs, pending: list[JobOutcome],
             for future in futures:  # jobs not started yet stay pending (resume runs them)
                 future.cancel()
             raise
+    _settle(elsewhere, claims, functools.partial(one, settling=True), locked)
 
 
 def _tell_end(sink: Any, job: JobOutcome) -> None:
@@ -713,7 +765,7 @@ def _worker_sys_path() -> Iterator[None]:
 
 
 def _run_plugin(spec: SweepSpec, hydra: Any, master: Any, pending: list[JobOutcome],
-                sink: Any) -> None:
+                sink: Any, claims: _claims.Claims) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.plugins import Plugins
     from hydra.core.utils import setup_globals
@@ -724,10 +776,12 @@ def _run_plugin(spec: SweepSpec, hydra: Any, master: Any, pending: list[JobOutco
     except ImportError:  # pragma: no cover - moved in later Hydra versions
         from hydra.core.callbacks import Callbacks
 
-    for job in pending:
-        event_file = job.job_dir / _store.RECORD_DIR / EVENT_FILE_NAME
-        event_file.unlink(missing_ok=True)  # a resumed job starts a fresh event stream
-        sink.watch(job.index, str(event_file))
+    def watch(jobs: list[JobOutcome]) -> None:
+        for job in jobs:
+            event_file = job.job_dir / _store.RECORD_DIR / EVENT_FILE_NAME
+            event_file.unlink(missing_ok=True)  # a resumed job starts a fresh event stream
+            sink.watch(job.index, str(event_file))
+
     saved = HydraConfig.instance().cfg
     previous_cwd = os.getcwd()
     with _preserve_logging(), _worker_sys_path():
@@ -740,12 +794,22 @@ def _run_plugin(spec: SweepSpec, hydra: Any, master: Any, pending: list[JobOutco
                 hydra_context=HydraContext(config_loader=hydra.config_loader,
                                            callbacks=callbacks),
                 task_function=JobRunner(spec.body), config=master)
-            for block in _contiguous(pending):
+
+            def launch(block: list[JobOutcome]) -> None:
+                watch(block)
                 launcher.launch([job.overrides for job in block],
                                 initial_job_idx=block[0].num)
                 for job in block:
+                    claims.release(job.job_dir)
                     _finish(job, _store.read_record(job.job_dir))
                     _tell_end(sink, job)
+
+            mine = [job for job in pending if _take(job, claims, sink)]
+            for block in _contiguous(mine):
+                launch(block)
+            taken = {id(job) for job in mine}
+            _settle([job for job in pending if id(job) not in taken and not job.ran], claims,
+                    lambda job: launch([job]), sink)
             callbacks.on_multirun_end(config=master, config_name=spec.config_name)
         finally:
             HydraConfig.instance().cfg = saved
@@ -884,9 +948,11 @@ def execute(spec: SweepSpec) -> SweepResult:
             raise bad_value("launcher", spec.launcher, f"one of {known_launchers(hydra)}",
                             "pass launcher=None for the fast in-process launcher, or install "
                             "the Hydra launcher plugin you named")
+        gpus = _placement.check_gpus_per_job(spec.gpus_per_job, spec.launcher, spec.threads)
         if name != FAST:
             hydra_overrides.append(f"hydra/launcher={name}")
-        overrides = [*spec.overrides, *hydra_overrides]
+        overrides = _ray.normalize_overrides([*spec.overrides, *hydra_overrides,
+                                              *_placement.gpu_overrides(gpus, name)])
         master = _compose(hydra, spec, overrides)
         if spec.working_dir is None and _user_sweep_dir(spec.overrides):
             sweep_dir = _check_dir(Path(str(master.hydra.sweep.dir)), "overrides")
@@ -897,6 +963,7 @@ def execute(spec: SweepSpec) -> SweepResult:
         if chdir is None:
             chdir = not version.base_at_least("1.2")
         fast = _FastJobs(hydra, master, sweep_dir)
+        stack = contextlib.ExitStack()
         try:
             fast.swept_keys = set(grid.swept)
             fast.full_compose = name != FAST
@@ -906,6 +973,8 @@ def execute(spec: SweepSpec) -> SweepResult:
                 _full_cfg(hydra, master, grid.jobs[0])]
             if spec.validate is not None:
                 spec.validate(cfgs[0])
+            if name == "ray":  # before anything is written: Ray must answer, with the GPUs
+                stack.enter_context(_ray.ray_session(master, gpus))
             if not user_dir:
                 claimed = _claim(sweep_dir)
                 if claimed != sweep_dir:
@@ -922,6 +991,7 @@ def execute(spec: SweepSpec) -> SweepResult:
             _store.write_text_atomic(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(master))
             _run(spec, hydra, master, fast, result, name, chdir)
         finally:
+            stack.close()
             fast.close()
     return result
 
@@ -986,10 +1056,11 @@ def _run(spec: SweepSpec, hydra: Any, master: Any, fast: _FastJobs, result: Swee
             else:
                 job.status = "pending"
                 pending.append(job)
-        if name == FAST:
-            _run_fast(spec, fast, pending, sink, chdir)
-        elif pending:
-            _run_plugin(spec, hydra, master, pending, sink)
+        with _claims.Claims() as claims:
+            if name == FAST:
+                _run_fast(spec, fast, pending, sink, chdir, claims)
+            elif pending:
+                _run_plugin(spec, hydra, master, pending, sink, claims)
         ok = all(job.status in ("done", "skipped") for job in result.jobs)
     finally:
         sink.close(ok)

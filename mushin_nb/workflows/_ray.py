@@ -65,6 +65,18 @@ def _probe(address: str, timeout: float) -> None:
             "local Ray") from exc
 
 
+def _init(ray: Any, init: dict[str, Any], tries: int = 2) -> None:
+    """``ray.init``, tried again once when a busy machine makes the local node start slowly."""
+    for attempt in range(tries):
+        try:
+            ray.init(**init)
+            return
+        except Exception as exc:  # Ray raises a bare Exception for a slow start
+            ray.shutdown()
+            if "timed out during startup" not in str(exc) or attempt == tries - 1:
+                raise
+
+
 @contextlib.contextmanager
 def ray_session(master: Any, gpus_per_job: float | None,
                 timeout: float = CONNECT_TIMEOUT_S) -> Iterator[None]:
@@ -80,8 +92,7 @@ def ray_session(master: Any, gpus_per_job: float | None,
             _probe(address, timeout)
         else:
             init = {**_LOCAL_DEFAULTS, **init}
-        init.setdefault("log_to_driver", True)
-        ray.init(**{k: v for k, v in init.items() if v is not None or k != "address"})
+        _init(ray, {k: v for k, v in init.items() if v is not None or k != "address"})
     try:
         have = float(ray.cluster_resources().get("GPU", 0))
         if gpus_per_job is not None and gpus_per_job > have:
