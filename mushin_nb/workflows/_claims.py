@@ -24,8 +24,8 @@ from typing import Any
 
 from mushin_nb.workflows import _store
 
-__all__ = ["LEASE_ENV", "LEASE_NAME", "Claims", "await_jobs", "lease_seconds", "read_lease",
-           "stale"]
+__all__ = ["LEASE_ENV", "LEASE_NAME", "Claims", "await_jobs", "clear_stale", "lease_seconds",
+           "read_lease", "stale"]
 
 LEASE_NAME = "lease.json"
 #: Environment variable: seconds without a heartbeat after which a lease is stale.
@@ -241,6 +241,13 @@ def await_jobs(job_dirs: list[Path], claims: Claims, poll: float = 0.05
                 yield job_dir, True
         if remaining:
             time.sleep(poll)
+
+
+def clear_stale(job_dir: Path) -> None:
+    """Remove ``job_dir``'s lease when its runner is gone (a finished job's leftover)."""
+    info = read_lease(job_dir)
+    if info is not None and stale(info):
+        _take_over(_lease_path(job_dir), info, lease_seconds())
 
 
 def _finished(job_dir: Path) -> bool:

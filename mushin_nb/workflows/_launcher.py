@@ -630,7 +630,7 @@ def _take(job: JobOutcome, claims: _claims.Claims, sink: Any) -> bool:
         return False
     record = _store.read_record(job.job_dir)
     if record is not None and record.get("status") in ("done", "failed", "skipped") and (
-            record.get("status") == "done" or record.get("finished", 0) >= job.planned_at):
+            record.get("finished", 0) >= job.planned_at):
         claims.release(job.job_dir)
         _finish(job, record)
         _tell_end(sink, job)
@@ -974,6 +974,7 @@ def execute(spec: SweepSpec) -> SweepResult:
             if spec.validate is not None:
                 spec.validate(cfgs[0])
             if name == "ray":  # before anything is written: Ray must answer, with the GPUs
+                stack.enter_context(_worker_sys_path())  # Ray's workers start now
                 stack.enter_context(_ray.ray_session(master, gpus))
             if not user_dir:
                 claimed = _claim(sweep_dir)
@@ -1049,6 +1050,7 @@ def _run(spec: SweepSpec, hydra: Any, master: Any, fast: _FastJobs, result: Swee
         for job in result.jobs:
             record = _store.read_record(job.job_dir) if job.status == "done" else None
             if spec.resume and record is not None and record.get("status") == "done":
+                _claims.clear_stale(job.job_dir)  # left by a runner killed after the job
                 job.status = "done"
                 job.return_value = record.get("return_value")
                 job.duration_s = record.get("duration_s")

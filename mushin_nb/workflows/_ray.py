@@ -65,6 +65,16 @@ def _probe(address: str, timeout: float) -> None:
             "local Ray") from exc
 
 
+def _check_gpus(gpus_per_job: float | None, have: Any) -> None:
+    """A job asking more GPUs than the cluster has would wait forever: fail now."""
+    if gpus_per_job is None or have is None or gpus_per_job <= float(have):
+        return
+    raise MushinValueError(
+        f"`gpus_per_job` asks {gpus_per_job:g} GPUs per job but the Ray cluster has "
+        f"{float(have):g}. Fix: pass gpus_per_job <= {float(have):g}, or give Ray more GPUs "
+        "(hydra.launcher.ray.init.num_gpus=N on one machine, or a bigger cluster)")
+
+
 def _init(ray: Any, init: dict[str, Any], tries: int = 2) -> None:
     """``ray.init``, tried again once when a busy machine makes the local node start slowly."""
     for attempt in range(tries):
@@ -91,15 +101,11 @@ def ray_session(master: Any, gpus_per_job: float | None,
         if address is not None:
             _probe(address, timeout)
         else:
+            _check_gpus(gpus_per_job, init.get("num_gpus"))
             init = {**_LOCAL_DEFAULTS, **init}
         _init(ray, {k: v for k, v in init.items() if v is not None or k != "address"})
     try:
-        have = float(ray.cluster_resources().get("GPU", 0))
-        if gpus_per_job is not None and gpus_per_job > have:
-            raise MushinValueError(
-                f"`gpus_per_job` asks {gpus_per_job:g} GPUs per job but the Ray cluster has "
-                f"{have:g}. Fix: pass gpus_per_job <= {have:g}, or give Ray more GPUs "
-                "(hydra.launcher.ray.init.num_gpus=N on one machine, or a bigger cluster)")
+        _check_gpus(gpus_per_job, ray.cluster_resources().get("GPU", 0))
         yield
     finally:
         if started:
