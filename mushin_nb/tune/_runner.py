@@ -7,6 +7,7 @@ killed tuning resumes from its last finished epoch and a finished one trains not
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -28,6 +29,7 @@ from mushin_nb.errors import (
     describe,
 )
 from mushin_nb.progress import job_context, report, sweep_progress
+from mushin_nb.tune._launched import Launch, check_launch, run_round
 from mushin_nb.tune._params import Params, check_no_seed, expand_params, jsonable
 from mushin_nb.tune._results import Candidate, Epoch, Run, TuneResults
 from mushin_nb.tune._schedule import Rounds, advancing, check_reduction, parse_rounds, rank_key
@@ -52,6 +54,9 @@ def tune(
     progress: Any = True,
     n: int | None = None,
     seed: Any = None,
+    launcher: str | None = None,
+    overrides: Sequence[str] | None = None,
+    gpus_per_job: float | None = None,
 ) -> TuneResults:
     """Tune ``trainer`` over ``params``: investment rounds for epochs, one fit otherwise.
 
@@ -90,6 +95,15 @@ def tune(
         candidate and seed.  See :func:`mushin_nb.progress.sweep_progress`.
     n, seed : int, optional
         Number of random draws and their seed, when ``params`` holds distributions.
+    launcher : str, optional
+        ``None`` trains in this process, one job after another.  A sweep launcher
+        (``"joblib"``, ``"ray"``, ``"submitit_slurm"``...) runs each round's jobs as one
+        sweep in ``<working_dir>/rounds/<round>``, in parallel; records, checkpoints,
+        resume and ranking are the same.  The trainer is cloned with cloudpickle.
+    overrides : list of str, optional
+        Hydra overrides for the launcher, e.g. ``["hydra.launcher.n_jobs=2"]``.
+    gpus_per_job : int or float, optional
+        GPUs per job, placed by the launcher (see :func:`mushin_nb.workflows.sweep`).
 
     Returns
     -------
@@ -115,6 +129,7 @@ def tune(
     """
     kind = _kind(trainer)
     metric = _metric(trainer)
+    launch = check_launch(launcher, overrides, gpus_per_job)
     schedule = _check_rounds(kind, rounds)
     reduction = check_reduction(reduction)
     seed_list = _check_seeds(seeds)
@@ -122,6 +137,7 @@ def tune(
     if seed_list is not None:
         check_no_seed(candidates)
     clone = _pickled(trainer)
+    blob = _cloudpickled(trainer) if launch is not None else b""
     spec = {"format": _FORMAT, "kind": kind, "metric": metric,
             "rounds": schedule.to_json() if schedule else None, "reduction": reduction,
             "seeds": seed_list, "candidates": [jsonable(c) for c in candidates]}
@@ -130,7 +146,9 @@ def tune(
     state = _open_state(store, spec, info, working_dir)
     session = _Session(clone, dataset, metric, schedule, reduction, seed_list, candidates,
                        store, state, bool(passthrough_errors))
-    session.run(sweep_progress(progress))
+    if launch is not None:
+        session.launched(launch, blob, progress)
+    session.run(sweep_progress(False if launch is not None else progress))
     return session.results(kind)
 
 
@@ -219,6 +237,19 @@ def _pickled(trainer: Any) -> Callable[[], Any]:
     return lambda: _Unpickler(io.BytesIO(blob), classes).load()
 
 
+def _cloudpickled(trainer: Any) -> bytes:
+    """The trainer for other processes: classes from notebooks and tests travel by value."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(trainer)
+    except Exception as exc:
+        raise bad_value("trainer", trainer, "pickleable with cloudpickle when a launcher is "
+                        "given (it is sent to other processes)",
+                        f"load data and models in load_dataset or create_model (cloudpickle "
+                        f"said: {type(exc).__name__}: {exc})", cls=MushinTypeError) from exc
+
+
 def _same(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
@@ -286,6 +317,8 @@ class _Session:
         self.seeds, self.candidates, self.passthrough = seeds, candidates, passthrough
         self.trainer: Any = None
         self.sink: Any = None
+        self.launch: Launch | None = None
+        self.own_context = True  # False in a sweep job: report() goes to the sweep's job
         self.round = 0
         self.jobs: list[_Job] = []
         for c, cand in enumerate(candidates):
@@ -298,6 +331,38 @@ class _Session:
                 self.jobs.append(_Job(len(self.jobs), c, s, name, job_params, record))
 
     # -- bookkeeping -----------------------------------------------------------------------
+
+    def launched(self, launch: Launch, blob: bytes, progress: Any) -> None:
+        """Run the rounds through ``launch`` (a sweep per round) instead of in this process."""
+        self.launch, self.blob, self.progress = launch, blob, progress
+        self.settings = {"dataset": self.dataset, "metric": self.metric,
+                         "schedule": self.schedule, "reduction": self.reduction,
+                         "seeds": self.seeds, "candidates": self.candidates,
+                         "root": str(self.store.root), "passthrough": self.passthrough}
+
+    def by_name(self, name: str) -> _Job:
+        return next(job for job in self.jobs if job.name == name)
+
+    def context(self, job: _Job) -> Any:
+        if not self.own_context:
+            return contextlib.nullcontext()
+        return job_context(job.index, self.store.job_dir(job.name), self.sink)
+
+    def run_launched(self, jobs: list[_Job]) -> None:
+        """Train ``jobs`` to this round's budget as one sweep, then read their records."""
+        assert self.launch is not None
+        for job in jobs:
+            if not job.started:
+                job.started = True
+                self.sink.job_start(job.index)
+        run_round(self.launch, self.blob, self.settings, self.round, [j.name for j in jobs],
+                  self.store.root, self.progress)
+        for job in jobs:
+            job.record = self.store.load_record(job.name) or job.record
+            if job.failed:
+                self.end(job, "failed", job.record["error"]["message"])
+                for sibling in self.jobs_of(job.candidate):
+                    self.end(sibling, "done" if sibling.epochs else "skipped")
 
     def jobs_of(self, candidate: int) -> list[_Job]:
         per = len(self.seeds) if self.seeds is not None else 1
@@ -406,20 +471,25 @@ class _Session:
         if not self.state["selections"]:
             self.state["selections"] = [list(range(len(self.candidates)))]
             self.store.save_state(self.state)
+        if self.launch is not None:
+            todo = [job for job in self.jobs if not job.epochs and not job.failed]
+            if todo:
+                self.run_launched(todo)
         for job in self.jobs:
             if job.failed or self.failed(job.candidate):
                 self.end(job, "failed" if job.failed else "skipped",
                          job.record["error"]["message"] if job.failed else None)
-            elif job.epochs:
+            elif job.epochs and (self.launch is None or not job.started):
                 self.end(job, "skipped")
             else:
-                self.fit(job)
+                if self.launch is None:
+                    self.fit(job)
                 self.end(job, "done")
 
     def fit(self, job: _Job) -> None:
         trainer = self.prepared()
         self.sink.job_start(job.index)
-        with job_context(job.index, self.store.job_dir(job.name), self.sink):
+        with self.context(job):
             start, t0 = time.time(), time.perf_counter()
             ok, out = self.attempt(job, trainer.train, job.params)
             seconds = time.perf_counter() - t0
@@ -445,7 +515,13 @@ class _Session:
         self.round = len(selections) - 1
         self.announce_finished(selections, last)
         while True:
-            for c in selections[self.round]:
+            if self.launch is not None:
+                todo = [job for c in selections[self.round] if not self.failed(c)
+                        for job in self.jobs_of(c)
+                        if not self.schedule.reached(self.round, job.epochs, job.seconds)]
+                if todo:
+                    self.run_launched(todo)
+            for c in selections[self.round] if self.launch is None else ():
                 for job in self.jobs_of(c):
                     if self.failed(c):
                         break
@@ -487,7 +563,7 @@ class _Session:
         if not job.started:
             job.started = True
             self.sink.job_start(job.index)
-        with job_context(job.index, self.store.job_dir(job.name), self.sink):
+        with self.context(job):
             if job.epochs == 0:
                 ok, _ = self.attempt(job, trainer.create_model, job.params)
             else:
