@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from mushin_nb.errors import MushinTypeError, bad_value
-from mushin_nb.experiments.sources import loader
 from mushin_nb.experiments.registry import register_dataset
+from mushin_nb.experiments.sources import loader
 
 __all__ = ["digits", "digits_loaders", "digits_tensors"]
 

@@ -7,17 +7,18 @@ are refreshed in one batched message at most every ``interval`` seconds, so a ta
 reports thousands of steps costs the sweep next to nothing (target P7: <= 2 %).
 When the sweep ends the monitor also leaves a static HTML snapshot in the notebook, which
 nbconvert and GitHub show without a kernel.
+
+The parts: this widget (synced traits, throttled syncs, display),
+:mod:`~mushin_nb.notebook._monitor_state` (the per-job state in plain Python) and
+:mod:`~mushin_nb.notebook._snapshot` (the static picture).
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
-import operator
 import threading
 import time
-from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,76 +26,25 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from mushin_nb.errors import MushinRuntimeError, MushinTypeError, bad_value
+from mushin_nb.errors import MushinTypeError, bad_value
+from mushin_nb.notebook._monitor_state import (
+    _END_STATUSES,
+    _MAX_ERROR,
+    STATUS_CODES,
+    _JobState,
+    _Series,
+)
+from mushin_nb.notebook._snapshot import Snapshot
 from mushin_nb.progress._poller import WatchMixin, report_callback_error
 
 __all__ = ["SweepMonitor", "Snapshot", "STATUS_CODES"]
 
 _STATIC = Path(__file__).resolve().parent.parent / "_static"
 
-#: One character per job status in :attr:`SweepMonitor.statuses`.
-STATUS_CODES: dict[str, str] = {
-    "queued": "q", "running": "r", "done": "d", "failed": "f", "skipped": "s",
-}
-_NAMES = {code: name for name, code in STATUS_CODES.items()}
-_END_STATUSES = ("done", "failed", "skipped")
-_COLOURS = {"q": "#d0d4da", "r": "#1e88e5", "d": "#43a047", "f": "#e53935", "s": "#9e9e9e"}
-_MAX_ERROR = 4000  # characters of a traceback kept per failed job (its end matters most)
-_MAX_METRICS = 12
 _QUIET_EXIT = 10.0  # seconds without news after which the sync thread ends
 
 
-class _Series:
-    """One job's values of one metric, thinned to at most ``2 * cap`` kept points.
-
-    The points are kept unboxed (``array('d')``): 16 bytes a point instead of about 64
-    for two float objects in lists, and nothing for the garbage collector to walk.
-    """
-
-    __slots__ = ("xs", "ys", "cap", "stride", "seen", "last", "cache", "text")
-
-    def __init__(self, cap: int) -> None:
-        self.xs = array("d")
-        self.ys = array("d")
-        self.cap, self.stride, self.seen = cap, 1, 0
-        self.last: tuple[float, float] | None = None
-        self.cache: list[list[float]] | None = None
-        self.text = "[]"  # JSON of ``cache``, so a sync only encodes the series that changed
-
-    def add(self, x: float, y: float) -> None:
-        if not self.seen % self.stride:
-            xs = self.xs
-            xs.append(x)
-            self.ys.append(y)
-            if len(xs) >= 2 * self.cap:  # halve: every other kept point survives
-                self.xs, self.ys, self.stride = xs[::2], self.ys[::2], 2 * self.stride
-        self.seen += 1
-        self.last = (x, y)
-        self.cache = None
-
-    def points(self) -> list[list[float]]:
-        if self.cache is None:
-            step = max(1, math.ceil(len(self.xs) / self.cap))
-            xs, ys = self.xs[::step], self.ys[::step]
-            if self.last is not None and (not xs or xs[-1] != self.last[0]):
-                xs.append(self.last[0])
-                ys.append(self.last[1])
-            self.cache = [[x, y] for x, y in zip(xs, ys)]
-            # 6 significant digits: half the JSON of repr(), the same picture
-            self.text = "[" + ",".join([f"[{x:.6g},{y:.6g}]" for x, y in zip(xs, ys)]) + "]"
-        return self.cache
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(round(max(0.0, seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
-
-
-class SweepMonitor(WatchMixin, anywidget.AnyWidget):
+class SweepMonitor(WatchMixin, _JobState, anywidget.AnyWidget):
     """A live view of a sweep: every job's status, overall progress with ETA, the running
     jobs' steps and a curve of any reported metric.
 
@@ -278,18 +228,6 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
             self._snapshot_handle.update(self.snapshot())
 
     # --------------------------------------------------------------------- public
-    @property
-    def steps(self) -> list[int | None]:
-        """Each job's last reported step (None before its first report)."""
-        with self._lock:
-            return list(self._steps)
-
-    @property
-    def totals(self) -> list[int | None]:
-        """Each job's reported total number of steps (None when not given)."""
-        with self._lock:
-            return list(self._totals)
-
     def flush(self) -> None:
         """Sync the state to the front-end now, whatever the throttle says."""
         with self._lock:
@@ -329,43 +267,6 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
         self._widget_handle = display(self, display_id=True)
         # a reserved slot, filled by close(), so the snapshot lands under the widget
         self._snapshot_handle = display({"text/plain": ""}, raw=True, display_id=True)
-
-    def _check(self, index: int) -> int:
-        if not self._started:
-            raise MushinRuntimeError("SweepMonitor got a job event before start(labels); "
-                                     "call start() with the sweep's job labels first.")
-        try:
-            i = -1 if isinstance(index, bool) else operator.index(index)
-        except TypeError:
-            i = -1
-        if not 0 <= i < self._n:
-            raise bad_value("index", index, f"a job index in [0, {self._n})",
-                            "pass the position of the job in start()'s labels")
-        return i
-
-    def _add_metrics(self, i: int, step: int | None, metrics: dict[str, float]) -> None:
-        all_series = self._series
-        for name, value in metrics.items():
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                continue
-            if value - value != 0.0:  # NaN or infinite: nothing to draw
-                continue
-            by_job = all_series.get(name)
-            if by_job is None:
-                if len(all_series) >= _MAX_METRICS:
-                    continue
-                by_job = all_series[name] = {}
-            series = by_job.get(i)
-            if series is None:
-                series = by_job[i] = _Series(self.max_points)
-            series.add(series.seen if step is None else step, value)
-        if self._newest != i:  # keep _recent ordered by last report, cheaply
-            self._recent.pop(i, None)
-            self._recent[i] = None
-            self._newest = i
-        self._curve_dirty = True
 
     def _touch(self) -> None:
         """Note a change and sync it now if the last sync is old enough.
@@ -423,34 +324,11 @@ class SweepMonitor(WatchMixin, anywidget.AnyWidget):
         if ticker is not None and ticker is not threading.current_thread():
             ticker.join()
 
-    def _progress_json(self, codes: str) -> str:
-        running = {}
-        i = codes.find("r")
-        while i >= 0:
-            running[str(i)] = [self._steps[i], self._totals[i]]
-            i = codes.find("r", i + 1)
-        return json.dumps(running)
-
     def _curve_due(self, now: float) -> bool:
         return self._curve_dirty and now - self._last_curve >= self.curve_interval
 
     def _elapsed(self) -> float:
         return time.monotonic() - self._t0 if self._started else 0.0
-
-    def _eta(self, elapsed: float, codes: str) -> float | None:
-        finished = codes.count("d") + codes.count("f")
-        skipped = codes.count("s")
-        partial = 0.0
-        i = codes.find("r")
-        while i >= 0:  # str.find hops over the many finished and queued jobs at C speed
-            if self._totals[i] and self._steps[i] is not None:
-                partial += min(1.0, max(0.0, self._steps[i] / self._totals[i]))
-            i = codes.find("r", i + 1)
-        work = finished + partial  # skipped jobs cost nothing, so they do not set the pace
-        left = self._n - finished - skipped - partial
-        if left <= 0:
-            return 0.0
-        return elapsed * left / work if work > 0 else None
 
     def _flush_locked(self, force: bool = False, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
@@ -495,83 +373,3 @@ def _curve_to_json(value: dict, widget: Any) -> str:
     if cached is not None and cached[0] is value:  # the text built with this very dict
         return cached[1]
     return json.dumps(value)
-
-
-class Snapshot:
-    """A static picture of a sweep's state: HTML for notebooks, plain text elsewhere.
-
-    Everything taken from the sweep (title, labels, errors) is HTML-escaped.
-    """
-
-    def __init__(self, title: str, labels: Sequence[str], statuses: str,
-                 errors: dict[str, str], elapsed: float, ok: bool = True,
-                 finished: bool = True) -> None:
-        self.title, self.labels, self.statuses = title, list(labels), statuses
-        self.errors, self.elapsed, self.ok, self.finished = errors, elapsed, ok, finished
-
-    def counts(self) -> dict[str, int]:
-        """Number of jobs per status name."""
-        return {name: self.statuses.count(code) for name, code in STATUS_CODES.items()}
-
-    def _headline(self) -> str:
-        c = self.counts()
-        return (f"{len(self.statuses)} jobs, {c['done']} done, {c['failed']} failed, "
-                f"{c['skipped']} skipped, {c['running']} running, {c['queued']} queued")
-
-    def __str__(self) -> str:
-        lines = [f"{self.title or 'sweep'}: {self._headline()}"]
-        for key, error in self._messages():
-            first = error.strip().splitlines()[-1] if error.strip() else ""
-            lines.append(f"  {self._status(key)} {self.labels[int(key)]}: {first}")
-        return "\n".join(lines)
-
-    def _messages(self) -> list[tuple[str, str]]:
-        """(job index, text) of the jobs with an error or a reason, in job order."""
-        return sorted(self.errors.items(), key=lambda kv: int(kv[0]))
-
-    def _status(self, key: str) -> str:
-        i = int(key)
-        return _NAMES.get(self.statuses[i], "failed") if i < len(self.statuses) else "failed"
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": str(self), "text/html": self._repr_html_()}
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        state = "finished" if self.finished else "running"
-        if self.finished and not self.ok:
-            state = "stopped with errors"
-        cells = "".join(
-            f'<span title="{esc(label)}: {_NAMES[code]}" style="display:inline-block;'
-            f'width:10px;height:10px;margin:1px;border-radius:2px;'
-            f'background:{_COLOURS[code]}"></span>'
-            for label, code in zip(self.labels, self.statuses)
-        )
-        legend = " ".join(
-            f'<span style="color:{_COLOURS[code]}">&#9632;</span> {name} {count}'
-            for (name, count), code in zip(self.counts().items(), STATUS_CODES.values())
-        )
-        messages = self._messages()
-        rows = "".join(
-            f"<tr><td style='text-align:left;vertical-align:top'>{esc(self.labels[int(k)])}"
-            f" ({self._status(k)})</td><td style='text-align:left'>"
-            f"<pre style='margin:0;white-space:pre-wrap'>{esc(v)}</pre></td></tr>"
-            for k, v in messages
-        )
-        kinds = [self._status(k) for k, _ in messages]
-        what = ", ".join(f"{kinds.count(kind)} {kind}" for kind in dict.fromkeys(kinds))
-        failures = (f"<details><summary>{what} job(s)</summary>"
-                    f"<table><tr><th>job</th><th>error or reason</th></tr>{rows}</table>"
-                    "</details>" if rows else "")
-        return (
-            f'<div class="mushin-snapshot" style="font-family:sans-serif;font-size:13px">'
-            f"<div><b>{esc(self.title or 'sweep')}</b>: {esc(self._headline())} "
-            f"({state}, {_duration(self.elapsed)})</div>"
-            f'<div style="max-width:760px;line-height:0;margin:4px 0">{cells}</div>'
-            f"<div>{legend}</div>{failures}"
-            f"<pre style='display:none'>{esc(str(self))}</pre></div>"
-        )
-

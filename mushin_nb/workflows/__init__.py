@@ -7,15 +7,11 @@ the same ``working_dir`` only runs what is missing.
 """
 
 from mushin_nb.errors import JobSkipped
+from mushin_nb.workflows._base_workflow import BaseWorkflow, Failure
+from mushin_nb.workflows._metrics_workflow import MultiRunMetricsWorkflow, load_from_dir
 from mushin_nb.workflows._multirun import hydra_list, multirun
+from mushin_nb.workflows._robustness_curve import RobustnessCurve
 from mushin_nb.workflows._sweep import sweep
-from mushin_nb.workflows._workflows import (
-    BaseWorkflow,
-    Failure,
-    MultiRunMetricsWorkflow,
-    RobustnessCurve,
-    load_from_dir,
-)
 
 __all__ = [
     "BaseWorkflow",

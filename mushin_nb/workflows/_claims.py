@@ -18,14 +18,15 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from mushin_nb.workflows import _store
+from mushin_nb.workflows._jobs import JobOutcome, finish, tell_end
 
 __all__ = ["LEASE_ENV", "LEASE_NAME", "Claims", "await_jobs", "clear_stale", "lease_seconds",
-           "read_lease", "stale"]
+           "read_lease", "settle", "stale", "take"]
 
 LEASE_NAME = "lease.json"
 #: Environment variable: seconds without a heartbeat after which a lease is stale.
@@ -253,3 +254,34 @@ def clear_stale(job_dir: Path) -> None:
 def _finished(job_dir: Path) -> bool:
     record = _store.read_record(job_dir)
     return record is not None and record.get("status") in ("done", "failed", "skipped")
+
+
+def take(job: JobOutcome, claims: Claims, sink: Any) -> bool:
+    """Claim ``job``; True when this runner must run it.
+
+    False when another live runner holds it, or when another runner finished it since
+    this sweep was planned (then ``job`` has that record and the sink was told).
+    """
+    if not claims.claim(job.job_dir, num=job.num, overrides=job.overrides):
+        return False
+    record = _store.read_record(job.job_dir)
+    if record is not None and record.get("status") in ("done", "failed", "skipped") and (
+            record.get("finished", 0) >= job.planned_at):
+        claims.release(job.job_dir)
+        finish(job, record)
+        tell_end(sink, job)
+        return False
+    return True
+
+
+def settle(elsewhere: list[JobOutcome], claims: Claims, run: Callable[[JobOutcome], None],
+           sink: Any) -> None:
+    """Wait for the jobs other runners hold; run those whose runner died."""
+    by_dir = {job.job_dir: job for job in elsewhere}
+    for job_dir, taken in await_jobs(list(by_dir), claims):
+        job = by_dir[job_dir]
+        if taken and take(job, claims, sink):
+            run(job)
+        elif not job.ran:
+            finish(job, _store.read_record(job_dir))
+            tell_end(sink, job)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mushin_nb.errors import MushinTypeError, MushinValueError, bad_value
-from mushin_nb.workflows._workflows import MultiRunMetricsWorkflow
+from mushin_nb.workflows._metrics_workflow import MultiRunMetricsWorkflow
 
 __all__ = ["sweep"]
 

@@ -1,4 +1,4 @@
-"""Fixtures of the metrics / stats / compare tests: generated data and really trained models."""
+"""Fixtures of the metrics and compare tests: generated data and really trained models."""
 
 from __future__ import annotations
 

@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 from torchmetrics.functional.classification import multiclass_calibration_error
 
-from mushin_nb import metrics
 from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError
-from mushin_nb.metrics import METRICS, Battery, register_task, task_metrics
+from mushin_nb.metrics import METRICS, Battery, _backend, register_task, task_metrics
 
 KINDS = ("random", "ties", "missing_class", "perfect", "constant", "confident")
 
@@ -80,8 +79,8 @@ def test_classification_battery_equals_sklearn_and_torchmetrics(kind, n, c, seed
     probs, y = _case(kind, n, c, seed)
     # CPU state lives in numpy; with no numpy dtypes the state stays in torch tensors, the
     # code path every other device (CUDA, MPS) takes
-    floats = metrics._NUMPY_FLOATS if backend == "numpy" else ()
-    with mock.patch.object(metrics, "_NUMPY_FLOATS", floats):
+    floats = _backend._NUMPY_FLOATS if backend == "numpy" else ()
+    with mock.patch.object(_backend, "_NUMPY_FLOATS", floats):
         battery = Battery(c, metrics=list(METRICS))
         for part in np.array_split(np.arange(n), batches):  # streaming: any batching
             battery.update(probs[part], y[part])

@@ -20,6 +20,7 @@ from torch import nn
 
 import mushin_nb.notebook._seeds
 import mushin_nb.notebook.builder as builder_module
+import mushin_nb.notebook.builder.trainer as trainer_module
 from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError
 from mushin_nb.experiments import digits_loaders
 from mushin_nb.notebook._seeds import parse_seeds
@@ -29,6 +30,7 @@ from mushin_nb.notebook.builder import (
     methods_loader,
     module_trainer,
 )
+from mushin_nb.notebook.builder.study_code import _ident
 from mushin_nb.study import Study, checkpoint_dir, load_checkpoint, state_dict_loader
 
 TRAIN_LOADER, TEST_LOADER = digits_loaders(batch_size=150, seed=0)
@@ -367,7 +369,7 @@ def test_a_name_that_is_no_identifier_is_never_listed_nor_written():
     b = StudyBuilder(ns)
     assert "not valid" not in values(b.methods) and "class" not in values(b.methods)
     with pytest.raises(MushinValueError, match=r"`name` must be a Python identifier"):
-        builder_module._ident("os.system('x')")
+        _ident("os.system('x')")
 
 
 # ----------------------------------------------------------------- round trip
@@ -510,7 +512,8 @@ def test_methods_loader_explains_bad_arguments():
         methods_loader({"a": one}, default="load")
 
 
-@pytest.mark.parametrize("module", [builder_module, mushin_nb.notebook._seeds])
+@pytest.mark.parametrize("module", [builder_module, trainer_module,
+                                    mushin_nb.notebook._seeds])
 def test_the_docstring_examples_run(module, in_tmp):
     failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failures == 0

@@ -16,7 +16,8 @@ from mushin_nb.errors import (
     MushinValueError,
     SweepFailedError,
 )
-from mushin_nb.notebook.cellsweep import _CellTask, compare_sweep, load_sweep, run_cell_sweep
+from mushin_nb.notebook.cellsweep import compare_sweep, load_sweep, run_cell_sweep
+from mushin_nb.notebook.cellsweep.run import _CellTask
 from mushin_nb.workflows import multirun
 
 CELL = """

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import os
 import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,6 @@ from mushin_nb.errors import (
 )
 from mushin_nb.experiments import digits_tensors
 from mushin_nb.progress import read_events
-from mushin_nb.stats import MushinWarning
 from mushin_nb.study import Study, TrainingFailure, checkpoint_dir, load_checkpoint
 
 QUIET = {"progress": False}
@@ -111,81 +109,6 @@ def test_a_rerun_trains_only_the_pairs_without_a_checkpoint(tmp_path, counter, t
     Path(grown.checkpoints["mlp"][0]).unlink()  # a lost checkpoint is trained again
     Study(methods, seeds=[0, 1, 2], **kwargs).run()
     assert counter.lines()[6:] == ["mlp 0"]
-
-
-def test_a_changed_train_fn_warns_that_its_checkpoints_are_reused(tmp_path, counter,
-                                                                  test_batches, saver,
-                                                                  train_tiny):
-    def first_code(seed):
-        counter.log("v1", seed)
-        path = checkpoint_dir() / f"m_{seed}.pt"
-        torch.save(train_tiny("mlp", seed, 1), path)
-        return path
-
-    def second_code(seed):  # an edited cell: more steps
-        counter.log("v2", seed)
-        path = checkpoint_dir() / f"m_{seed}.pt"
-        torch.save(train_tiny("mlp", seed, 2), path)
-        return path
-
-    other = saver("cnn", counter)
-    kwargs = dict(data=test_batches, num_classes=10, metrics=["accuracy"],
-                  working_dir=tmp_path / "wd", **QUIET)
-
-    def stale_warnings(methods, seeds):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            Study(methods, seeds=seeds, **kwargs).run()
-        return [str(w.message) for w in caught if "changed since" in str(w.message)]
-
-    assert stale_warnings({"m": first_code, "n": other}, [0, 1]) == []
-    assert stale_warnings({"m": first_code, "n": other}, [0, 1]) == []  # same code: quiet
-    messages = stale_warnings({"m": second_code, "n": other}, [0, 1, 2])
-    study = Study({"m": second_code, "n": other}, seeds=[0, 1, 2], **kwargs)
-    with pytest.warns(MushinWarning, match="changed since"):
-        study.run()
-    assert study.stale == {"m": [0, 1]}
-    assert len(messages) == 1
-    assert "'m' (seeds [0, 1])" in messages[0] and "'n'" not in messages[0]
-    assert "Fix: to retrain, run the study with a new working_dir" in messages[0]
-    # the old checkpoints were reused; only the new seed ran the new code
-    assert [line for line in counter.lines() if line.startswith("v")] == [
-        "v1 0", "v1 1", "v2 2"]
-
-
-def test_the_code_hash_sees_settings_partials_wrappers_and_classes(test_batches):
-    import functools
-
-    import torch
-
-    from mushin_nb.notebook.builder import module_trainer
-    from mushin_nb.study import _fingerprint
-
-    class Small(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc = torch.nn.Linear(64, 10)
-
-    class Wide(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc = torch.nn.Linear(64, 10, bias=False)
-
-    def trained(**kwargs):
-        return _fingerprint(module_trainer(kwargs.pop("factory", Small), test_batches, **kwargs))
-
-    assert trained(epochs=2) == trained(epochs=2)
-    assert trained(epochs=2) != trained(epochs=3)  # a form setting changed
-    assert trained(epochs=2) != trained(epochs=2, factory=Wide)  # the model's code changed
-    assert trained(epochs=2, lr=0.1) != trained(epochs=2, lr=0.01)
-
-    def train(seed, steps):
-        return steps
-
-    assert _fingerprint(functools.partial(train, steps=1)) != _fingerprint(
-        functools.partial(train, steps=2))
-    wrapper = functools.wraps(train)(lambda seed: train(seed, 1))
-    assert _fingerprint(wrapper) == _fingerprint(train)  # __wrapped__ is followed
 
 
 def test_a_failing_train_fn_is_recorded_and_the_others_are_compared(tmp_path, test_batches,
@@ -318,11 +241,6 @@ def _raised(fn):
     except Exception as exc:  # handed back to the test's thread
         return [exc]
     return []
-
-
-def test_checkpoint_dir_outside_a_study_is_checkpoints_in_the_cwd(in_tmp):
-    assert checkpoint_dir() == in_tmp / "checkpoints"
-    assert (in_tmp / "checkpoints").is_dir()
 
 
 def test_method_names_become_safe_sweep_values(tmp_path, test_batches, saver):

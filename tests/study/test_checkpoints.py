@@ -1,4 +1,5 @@
-"""Checkpoint loading is safe by default: pickled code never runs without an explicit opt-in."""
+"""Where checkpoints go, and their loading, safe by default: pickled code never runs without an
+explicit opt-in."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import pytest
 import torch
 
 from mushin_nb.errors import MushinFileNotFoundError, MushinTypeError, MushinValueError
-from mushin_nb.study import Study, load_checkpoint, load_module, state_dict_loader
+from mushin_nb.study import (
+    Study,
+    checkpoint_dir,
+    load_checkpoint,
+    load_module,
+    state_dict_loader,
+)
 
 
 class Net(torch.nn.Module):
@@ -149,3 +156,8 @@ def test_a_study_with_the_default_loader_refuses_custom_pickles(tmp_path, test_b
                                    working_dir=tmp_path, progress=False)
     with pytest.raises(MushinValueError, match=r"load_module\(trusted=True\)"):
         study.run()
+
+
+def test_checkpoint_dir_outside_a_study_is_checkpoints_in_the_cwd(in_tmp):
+    assert checkpoint_dir() == in_tmp / "checkpoints"
+    assert (in_tmp / "checkpoints").is_dir()

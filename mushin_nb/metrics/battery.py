@@ -1,0 +1,200 @@
+"""The streaming state of a metric battery: ``update`` once per batch, ``compute`` at the end."""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+
+from mushin_nb.errors import MushinTypeError, MushinValueError, bad_value, describe
+from mushin_nb.metrics._backend import _arrays, _bincount, _cat, _isnan, _numpy, _top
+from mushin_nb.metrics.definitions import _auroc, _confusion_metrics, _ece
+from mushin_nb.metrics.registry import MetricFn, _resolve_metrics, _task
+
+_CONFUSION = frozenset({"accuracy", "f1", "precision", "recall", "miou", "dice", "pixel_acc"})
+N_BINS = 15
+
+
+class Battery:
+    """Streaming state of a metric battery: ``update`` per batch, ``compute`` at the end.
+
+    Parameters
+    ----------
+    num_classes : int
+        Number of classes ``C``; probabilities have shape ``(N, C, ...)``.
+    task : str
+        Task whose battery is used when ``metrics`` is None.
+    metrics : sequence of str or dict, optional
+        Replaces the battery: built-in names or ``name -> callable(probs, targets)``.
+    ignore_index : int, optional
+        Target value whose samples (pixels) are left out of every built-in metric.
+
+    Examples
+    --------
+    >>> b = Battery(3, metrics=["accuracy", "miou"])
+    >>> b.update(torch.eye(3), torch.tensor([0, 1, 1]))
+    >>> b.compute()
+    {'accuracy': 0.6666666666666666, 'miou': 0.5}
+    """
+
+    def __init__(self, num_classes: int, *, task: str = "classification",
+                 metrics: Any = None, ignore_index: int | None = None) -> None:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
+            raise bad_value("num_classes", num_classes, "an int >= 2", cls=MushinTypeError)
+        if num_classes < 2:
+            raise bad_value("num_classes", num_classes, "an int >= 2",
+                            "pass the number of classes the model predicts")
+        if ignore_index is not None and (isinstance(ignore_index, bool)
+                                         or not isinstance(ignore_index, numbers.Integral)):
+            raise bad_value("ignore_index", ignore_index, "an int or None", cls=MushinTypeError)
+        self.num_classes = int(num_classes)
+        self.ignore_index = None if ignore_index is None else int(ignore_index)
+        self.metrics = _task(task).metrics if metrics is None else _resolve_metrics(metrics)
+        kinds = {fn for _, fn in self.metrics if isinstance(fn, str)}
+        self._needs_cm = bool(kinds & _CONFUSION)
+        self._needs_bins = "ece" in kinds
+        self._needs_scores = "auroc" in kinds
+        self._needs_raw = any(callable(fn) for _, fn in self.metrics)
+        self.reset()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the metrics, in the order :meth:`compute` returns them."""
+        return tuple(name for name, _ in self.metrics)
+
+    def reset(self) -> None:
+        """Forget every batch seen so far."""
+        self._cm: torch.Tensor | None = None
+        self._bins: torch.Tensor | None = None
+        self._scores: list[torch.Tensor] = []
+        self._labels: list[torch.Tensor] = []
+        self._raw: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.n_samples = 0
+
+    def update(self, probs: Any, targets: Any) -> None:
+        """Add one batch: ``probs`` (N, C, ...) probabilities and ``targets`` (N, ...) labels."""
+        probs, targets = self._check(probs, targets)
+        c = self.num_classes
+        flat = probs.detach().movedim(1, -1).reshape(-1, c)
+        labels = targets.reshape(-1)
+        if self.ignore_index is not None:
+            keep = labels != self.ignore_index
+            flat, labels = flat[keep], labels[keep]
+        if self._needs_raw:
+            self._raw.append((probs, targets))
+        if labels.numel() == 0:
+            return
+        flat, labels = _arrays(flat, labels)
+        self._check_labels(labels)
+        if bool(_isnan(flat).any()):
+            raise MushinValueError(
+                "the predicted probabilities contain NaN. Fix: check the model's output (a "
+                "diverged model?) or the predict_fn.")
+        self.n_samples += labels.shape[0]
+        conf, pred = _top(flat)
+        if self._needs_cm:
+            counts = _bincount(labels * c + pred, c * c)
+            self._cm = counts if self._cm is None else self._cm + counts
+        if self._needs_bins:
+            self._update_bins(conf, pred == labels)
+        if self._needs_scores:
+            self._scores.append(flat if c > 2 else flat[:, 1:])
+            self._labels.append(labels)
+
+    def _check(self, probs: Any, targets: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        probs, targets = torch.as_tensor(probs), torch.as_tensor(targets)
+        c = self.num_classes
+        if probs.ndim < 2 or probs.shape[1] != c:
+            raise MushinValueError(
+                f"the predicted probabilities have shape {tuple(probs.shape)} but `num_classes` "
+                f"is {c}: the class dimension (dim 1) must have size {c}. Fix: pass the "
+                "num_classes the model was built for, or a predict_fn that returns "
+                "(N, num_classes, ...) probabilities.")
+        if tuple(targets.shape) != (probs.shape[0], *probs.shape[2:]):
+            raise MushinValueError(
+                f"targets of shape {tuple(targets.shape)} do not match probabilities of shape "
+                f"{tuple(probs.shape)}: targets must be (N, ...) with the class dim removed. "
+                "Fix: give integer class labels, not one-hot targets.")
+        if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
+            raise bad_value("targets", targets.dtype, "integer class labels",
+                            "convert with targets.long()", cls=MushinTypeError)
+        if not probs.is_floating_point():
+            raise bad_value("probs", probs.dtype, "floating-point probabilities",
+                            cls=MushinTypeError)
+        return probs, targets.to(device=probs.device, dtype=torch.long)
+
+    def _check_labels(self, labels: Any) -> None:
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= self.num_classes:
+            bad = low if low < 0 else high
+            hint = "" if self.ignore_index is None else f" (ignore_index={self.ignore_index})"
+            raise MushinValueError(
+                f"target label {bad} is outside [0, num_classes={self.num_classes}){hint}. "
+                "Fix: pass the right `num_classes`, or set `ignore_index` to the label that "
+                "marks samples to skip.")
+
+    def _update_bins(self, conf: Any, correct: Any) -> None:
+        low, high = float(conf.min()), float(conf.max())
+        if low < 0 or high > 1 + 1e-6:
+            raise MushinValueError(
+                f"top-class scores range over [{low:.4g}, {high:.4g}], not probabilities in "
+                "[0, 1], so 'ece' is undefined. Fix: make predict_fn return probabilities "
+                "(e.g. apply softmax to the logits).")
+        # float32 bin edges on float32 confidences: the binning torchmetrics does
+        size = N_BINS + 1
+        if isinstance(conf, np.ndarray):
+            conf32 = conf.astype(np.float32)
+            index = (np.searchsorted(_edges().numpy(), conf32, side="right") - 1).clip(0, N_BINS)
+            state = np.stack([np.bincount(index, minlength=size).astype(np.float64),
+                              np.bincount(index, conf32.astype(np.float64), size),
+                              np.bincount(index, correct.astype(np.float64), size)])
+        else:
+            conf32 = conf.float()
+            index = torch.bucketize(conf32, _edges().to(conf.device), right=True) - 1
+            index = index.clamp(0, N_BINS)  # exactly 1.0 gets its own bin, as in torchmetrics
+            state = torch.stack([torch.bincount(index, minlength=size).double(),
+                                 torch.bincount(index, conf32.double(), size),
+                                 torch.bincount(index, correct.double(), size)])
+        self._bins = state if self._bins is None else self._bins + state
+
+    def compute(self) -> dict[str, float]:
+        """Return ``{metric name: value}`` over every batch seen."""
+        if self.n_samples == 0:
+            raise MushinValueError(
+                "no samples to score: `data` yielded no batches, or every target equals "
+                f"ignore_index={self.ignore_index}. Fix: pass data with labelled samples.")
+        stats: dict[str, float] = {}
+        if self._cm is not None:
+            stats.update(_confusion_metrics(_numpy(self._cm).reshape(self.num_classes, -1)))
+        if self._bins is not None:
+            stats["ece"] = _ece(_numpy(self._bins))
+        if self._needs_scores:
+            stats["auroc"] = _auroc(_cat(self._scores), _cat(self._labels))
+        raw = None
+        out = {}
+        for name, fn in self.metrics:
+            if isinstance(fn, str):
+                out[name] = stats[fn]
+                continue
+            if raw is None:
+                raw = (torch.cat([p for p, _ in self._raw]), torch.cat([t for _, t in self._raw]))
+            out[name] = _call_metric(name, fn, *raw)
+        return out
+
+
+def _call_metric(name: str, fn: MetricFn, probs: torch.Tensor, targets: torch.Tensor) -> float:
+    value = fn(probs, targets)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise MushinTypeError(
+            f"metric {name!r} returned {describe(value)}, not a number. Fix: return a float "
+            "(e.g. tensor.item()).") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _edges() -> torch.Tensor:
+    return torch.linspace(0, 1, N_BINS + 1, dtype=torch.float32)

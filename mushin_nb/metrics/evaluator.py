@@ -1,0 +1,171 @@
+"""The single-pass evaluator: every model scored on every batch of one read of the data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+
+from mushin_nb.errors import MushinTypeError, bad_value
+from mushin_nb.metrics.battery import Battery
+from mushin_nb.metrics.registry import PredictFn, _task
+
+
+def _batches(data: Any) -> Iterable[Any]:
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(
+            isinstance(d, torch.Tensor) for d in data):
+        return [tuple(data)]  # one (inputs, targets) batch given directly
+    if isinstance(data, torch.utils.data.Dataset):  # iterating one yields unbatched samples
+        raise bad_value("data", data, "batches of (inputs, targets), not a Dataset",
+                        "wrap it: torch.utils.data.DataLoader(dataset, batch_size=256)",
+                        cls=MushinTypeError)
+    if isinstance(data, (str, bytes, Mapping)) or not isinstance(data, Iterable):
+        raise bad_value("data", data, "an iterable of (inputs, targets) batches, e.g. a "
+                        "DataLoader or a list of tuples", cls=MushinTypeError)
+    return data
+
+
+def _split(batch: Any) -> tuple[Any, Any]:
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch[0], batch[1]
+    raise bad_value("data", batch, "batches that are (inputs, targets) pairs",
+                    "yield (inputs, targets) from the loader", cls=MushinTypeError)
+
+
+def _move(value: Any, device: torch.device | None) -> Any:
+    if device is None:
+        return value
+    if isinstance(value, torch.Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, Mapping):
+        return {k: _move(v, device) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_move(v, device) for v in value)
+    return value
+
+
+def _model_device(model: Any) -> torch.device | None:
+    if isinstance(model, torch.nn.Module):
+        for tensor in (*model.parameters(), *model.buffers()):
+            return tensor.device
+    return None
+
+
+class _Prepared:
+    """A model put in eval mode (and on ``device``) for evaluation; ``restore`` undoes it."""
+
+    def __init__(self, model: Any, device: Any) -> None:
+        if not callable(model):
+            raise bad_value("model", model, "a torch.nn.Module or a callable",
+                            cls=MushinTypeError)
+        self.model = model
+        self.modes = [(m, m.training) for m in model.modules()] \
+            if isinstance(model, torch.nn.Module) else []
+        self.home = _model_device(model)
+        self.device = torch.device(device) if device is not None else self.home
+        if isinstance(model, torch.nn.Module):
+            if self.device is not None and self.device != self.home:
+                model.to(self.device)
+            model.eval()
+
+    def restore(self) -> None:
+        for module, training in self.modes:
+            module.train(training)
+        if self.home is not None and self.device != self.home:
+            self.model.to(self.home)
+
+
+def evaluate_many(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
+                  task: str = "classification", metrics: Any = None,
+                  predict_fn: PredictFn | None = None, ignore_index: int | None = None,
+                  device: Any = None) -> dict[str, dict[str, float]]:
+    """Score several models in one pass over ``data``.
+
+    Each batch is read once; every model does one forward pass on it (on its own device,
+    under ``torch.inference_mode()``, in eval mode, restored afterwards) and that one output
+    feeds all metrics of the model's :class:`Battery`.  ``data`` may therefore be a one-shot
+    iterator.
+
+    Parameters
+    ----------
+    models : dict
+        ``name -> model``; a model is a ``torch.nn.Module`` or any callable.
+    data : iterable
+        ``(inputs, targets)`` batches (a DataLoader, a list), or one ``(inputs, targets)``
+        pair of tensors.
+    num_classes, task, metrics, ignore_index
+        As for :class:`Battery`.
+    predict_fn : callable, optional
+        ``predict_fn(model, inputs) -> probabilities (N, C, ...)``; default: the task's
+        (softmax over dim 1 of ``model(inputs)``).
+    device : str or torch.device, optional
+        Run every model there (moved for the evaluation, moved back after); default: each
+        model's own device.
+
+    Returns
+    -------
+    dict
+        ``name -> {metric: value}``.
+    """
+    spec = _task(task)
+    predict = spec.predict_fn if predict_fn is None else predict_fn
+    if not callable(predict):
+        raise bad_value("predict_fn", predict, "a callable (model, inputs) -> probabilities",
+                        cls=MushinTypeError)
+    if not isinstance(models, Mapping) or not models:
+        raise bad_value("models", models, "a non-empty dict name -> model", cls=MushinTypeError)
+    batteries = {name: Battery(num_classes, task=task, metrics=metrics,
+                               ignore_index=ignore_index) for name in models}
+    batches = _batches(data)
+    prepared: dict[str, _Prepared] = {}
+    try:
+        for name, model in models.items():
+            prepared[name] = _Prepared(model, device)
+        seen = 0
+        with torch.inference_mode():
+            for batch in batches:
+                inputs, targets = _split(batch)
+                seen += 1
+                for name, prep in prepared.items():
+                    probs = predict(prep.model, _move(inputs, prep.device))
+                    if not isinstance(probs, torch.Tensor):
+                        raise bad_value("predict_fn", probs, "a function returning a tensor of "
+                                        "probabilities (N, num_classes, ...)",
+                                        cls=MushinTypeError)
+                    batteries[name].update(probs, torch.as_tensor(targets))
+    finally:
+        for prep in prepared.values():
+            prep.restore()
+    if seen == 0:
+        raise bad_value("data", data, "a non-empty iterable of (inputs, targets) batches",
+                        "check the DataLoader / dataset is not empty")
+    return {name: battery.compute() for name, battery in batteries.items()}
+
+
+def evaluate(model: Any, data: Iterable[Any], *, num_classes: int,
+             task: str = "classification", metrics: Any = None,
+             predict_fn: PredictFn | None = None, ignore_index: int | None = None,
+             device: Any = None) -> dict[str, float]:
+    """Score one model on ``data`` with a task's metric battery, in one pass.
+
+    See :func:`evaluate_many` for the parameters and :mod:`mushin_nb.metrics` for the exact
+    definition of each metric.
+
+    Returns
+    -------
+    dict
+        ``{metric name: value}`` in battery order.
+
+    Examples
+    --------
+    >>> model = torch.nn.Linear(2, 2)
+    >>> _ = torch.nn.init.eye_(model.weight), torch.nn.init.zeros_(model.bias)
+    >>> x = torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 0.0], [0.0, 3.0]])
+    >>> y = torch.tensor([0, 1, 0, 1])
+    >>> evaluate(model, [(x, y)], num_classes=2, metrics=["accuracy", "auroc"])
+    {'accuracy': 1.0, 'auroc': 1.0}
+    """
+    return evaluate_many({"model": model}, data, num_classes=num_classes, task=task,
+                         metrics=metrics, predict_fn=predict_fn, ignore_index=ignore_index,
+                         device=device)["model"]

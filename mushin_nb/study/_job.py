@@ -1,0 +1,113 @@
+"""The job of the training sweep: run one train_fn(seed), return its checkpoint and code hash;
+and the checks of a resumed sweep (checkpoints from older code, deleted checkpoints).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mushin_nb.errors import MushinValueError, describe
+from mushin_nb.progress import current_job
+from mushin_nb.stats import MushinWarning
+from mushin_nb.study._checkpoints import _CHECKPOINT_DIR, CHECKPOINTS
+from mushin_nb.study._fingerprints import _fingerprint
+
+#: Name of the folder of ``working_dir`` that holds the Hydra sweep over (method, seed).
+SWEEP = "sweep"
+
+
+class _TrainJob:
+    """The task of the sweep: run one ``train_fn(seed)``, return its checkpoint path.
+
+    A plain class (not a closure) so that process launchers can pickle it.
+    """
+
+    def __init__(self, train_fns: dict[str, Callable[[int], Any]], names: dict[str, str],
+                 checkpoints: Path) -> None:
+        self.train_fns, self.names, self.checkpoints = train_fns, names, checkpoints
+        # hashed here, in the caller's process: a worker may not see a notebook's source
+        self.codes = {slug: _fingerprint(fn) for slug, fn in train_fns.items()}
+
+    def __call__(self, method: str, seed: int) -> dict[str, str]:
+        slug, seed = str(method), int(seed)
+        name = self.names[slug]
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        # `torch.save(model, "checkpoints/x.pt")` from the job dir lands in working_dir/checkpoints
+        job = current_job()
+        link = (job.job_dir if job is not None and job.job_dir is not None
+                else Path.cwd()) / CHECKPOINTS
+        if not link.exists() and not link.is_symlink():
+            try:
+                link.symlink_to(self.checkpoints, target_is_directory=True)
+            except OSError:  # no symlinks (some Windows set-ups): a real folder still works
+                link.mkdir()
+        token = _CHECKPOINT_DIR.set(self.checkpoints)
+        try:
+            returned = self.train_fns[slug](seed)
+        finally:
+            _CHECKPOINT_DIR.reset(token)
+        return {"checkpoint": str(_check_path(name, seed, returned)),
+                "train_fn": self.codes[slug]}
+
+
+def _check_path(method: str, seed: int, value: Any) -> Path:
+    """Resolve what ``train_fn(seed)`` returned against the job dir (the current directory)."""
+    if value is None:
+        raise MushinValueError(
+            f"train_fn of method {method!r} returned None for seed {seed}. Fix: return the "
+            "path of the checkpoint it saved, e.g. `return path` after `torch.save(model, path)`."
+        )
+    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
+        raise MushinValueError(
+            f"train_fn of method {method!r} returned {describe(value)} for seed {seed}, not a "
+            "path. Fix: save the model (torch.save) and return the checkpoint's path."
+        )
+    path = Path(value).expanduser()
+    path = (path if path.is_absolute() else Path.cwd() / path).resolve()
+    if not path.is_file():
+        raise MushinValueError(
+            f"train_fn of method {method!r} returned {str(value)!r} for seed {seed}, but "
+            f"{str(path)!r} does not exist. Fix: return the path the checkpoint was saved to."
+        )
+    return path
+
+
+def _warn_stale(wf: Any, current: dict[str, str], names: dict[str, str],
+                working_dir: Path) -> dict[str, list[int]]:
+    """Warn when reused checkpoints were trained by a train_fn whose code changed since;
+    return method -> those seeds."""
+    stale: dict[str, list[int]] = {}
+    recorded = wf.metrics.get("train_fn", [None] * len(wf.cfgs))
+    for cfg, code in zip(wf.cfgs, recorded):
+        # a job trained just now recorded the current hash; one that failed recorded none
+        # (NaN), and neither did one recorded before hashes existed
+        if not isinstance(code, str) or cfg is None:
+            continue
+        slug = str(cfg["method"])
+        if code != current.get(slug):
+            stale.setdefault(names[slug], []).append(int(cfg["seed"]))
+    if stale:
+        listed = "; ".join(f"{m!r} (seeds {sorted(s)})" for m, s in stale.items())
+        warnings.warn(
+            f"Study: the train_fn code of {listed} changed since those checkpoints were "
+            f"trained; they are reused as they are. Fix: to retrain, run the study with a new "
+            f"working_dir, or delete {working_dir / SWEEP} (and the old checkpoints).",
+            MushinWarning, stacklevel=4)
+    return {method: sorted(seeds) for method, seeds in stale.items()}
+
+
+def _forget_lost_checkpoints(sweep_dir: Path) -> None:
+    """Make the sweep re-run finished jobs whose checkpoint file was deleted since."""
+    from mushin_nb.workflows import _store
+
+    for record_file in sweep_dir.glob(f"*/{_store.RECORD_DIR}/{_store.RECORD_NAME}"):
+        record = _store.read_record(record_file.parent.parent) or {}
+        value = record.get("return_value")
+        path = value.get("checkpoint") if isinstance(value, dict) else None
+        if record.get("status") == "done" and isinstance(path, str) and not Path(path).is_file():
+            # kept under another name: the job then counts as never finished
+            os.replace(record_file, record_file.with_name(f"lost-checkpoint.{record_file.name}"))
