@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mushin_nb.errors import MushinRuntimeError, MushinTypeError, bad_value
-from mushin_nb.workflows import multirun, sweep
-from mushin_nb.workflows._placement import check_gpus_per_job
+from mushin_nb.workflows import check_gpus_per_job, multirun, sweep
 
 __all__ = ["Launch", "check_launch", "run_round"]
 
