@@ -77,6 +77,7 @@ class JobOutcome:
     duration_s: float | None = None
     existed: bool = False  # found on disk when the sweep was planned
     planned_at: float = field(default_factory=time.time)  # a newer record: another runner's
+    devices: list[str] | None = None  # what the job saw (its record's "devices")
 
 
 @dataclass
@@ -160,6 +161,9 @@ def tell_end(sink: Any, job: JobOutcome) -> None:
     if job.status == "skipped" and text:
         text = text.removeprefix("skipped: ")
     sink.job_end(job.index, job.status, text)
+    show = getattr(sink, "job_devices", None)  # optional in the sink contract
+    if show is not None and job.devices:
+        show(job.index, list(job.devices))
 
 
 def finish(job: JobOutcome, record: dict[str, Any] | None) -> None:
@@ -171,6 +175,7 @@ def finish(job: JobOutcome, record: dict[str, Any] | None) -> None:
                      "(its process died or was killed)")
         return
     job.status = record["status"]
+    job.devices = record.get("devices")
     job.return_value = record.get("return_value")
     job.duration_s = record.get("duration_s")
     if job.status == "skipped":

@@ -14,7 +14,8 @@ def never(seed):
 
 
 @pytest.mark.parametrize(("changes", "match"), [
-    ({"gpus_per_job": -1}, r"`gpus_per_job` must be a number of GPUs >= 0 \(int or fraction\), got -1"),
+    ({"gpus_per_job": -1},
+     r"`gpus_per_job` must be a number of GPUs >= 0 \(int or fraction\), got -1"),
     ({"gpus_per_job": 1, "launcher": "joblib"},
      r"launcher='joblib', which cannot place jobs on GPUs.*'ray', 'submitit_local'"),
 ])
