@@ -17,7 +17,7 @@ from typing import Any
 from mushin_nb.errors import MushinRuntimeError, MushinTypeError, bad_value
 from mushin_nb.workflows import check_gpus_per_job, multirun, sweep
 
-__all__ = ["Launch", "check_launch", "run_round"]
+__all__ = ["Launch", "check_launch", "groups", "run_round"]
 
 @dataclass(frozen=True)
 class Launch:
@@ -26,6 +26,15 @@ class Launch:
     launcher: str
     overrides: tuple[str, ...] = ()
     gpus_per_job: float | None = None
+
+    @property
+    def slots(self) -> int | None:
+        """Jobs the launcher runs at once, when it says (joblib's ``n_jobs``)."""
+        for line in self.overrides:
+            key, _, value = line.lstrip("+").partition("=")
+            if key == "hydra.launcher.n_jobs" and value.strip().isdigit():
+                return max(1, int(value))
+        return None
 
 
 def check_launch(launcher: Any, overrides: Any, gpus_per_job: Any) -> Launch | None:
@@ -54,10 +63,30 @@ def check_launch(launcher: Any, overrides: Any, gpus_per_job: Any) -> Launch | N
     return Launch(launcher, tuple(overrides or ()), gpus)
 
 
+def groups(names: Sequence[str], slots: int | None) -> list[str]:
+    """The round's job names as sweep values: one each, or dealt into ``slots`` groups.
+
+    A launcher with a fixed number of workers gets one sweep job per worker (each trains
+    its group in turn): a sweep job costs its launcher a config composition, which
+    would otherwise outweigh a few epochs of a small model.
+
+    Examples
+    --------
+    >>> groups(["c0", "c1", "c2"], None), groups(["c0", "c1", "c2"], 2)
+    (['c0', 'c1', 'c2'], ['c0.c2', 'c1'])
+    """
+    if slots is None or slots >= len(names):
+        return list(names)
+    return [".".join(names[i::slots]) for i in range(slots)]
+
+
 def run_round(launch: Launch, task: Callable[[str], Any], round_: int, names: Sequence[str],
               root: Path, progress: Any) -> None:
-    """Run ``task(job_name)`` for one round's jobs as a sweep; raise when one broke down."""
-    wf = sweep(task, {"job": multirun(list(names))},
+    """Run ``task(jobs)`` over one round's job names as a sweep; raise when one broke down.
+
+    ``jobs`` names one job, or several joined by ``"."`` (see :func:`groups`).
+    """
+    wf = sweep(task, {"jobs": multirun(groups(names, launch.slots))},
                working_dir=root / "rounds" / str(round_), launcher=launch.launcher,
                overrides=list(launch.overrides), gpus_per_job=launch.gpus_per_job,
                progress=progress, title=f"tune round {round_}")

@@ -365,7 +365,7 @@ _PREPARED: dict[str, Any] = {}  # blob digest -> trainer with its dataset loaded
 
 
 class RoundTask:
-    """The sweep task of one round: train the job named ``job`` up to the round's budget.
+    """The sweep task of one round: train the named jobs up to the round's budget.
 
     Runs in the launcher's process: the session is rebuilt from the tuning's files, the
     trainer cloned with cloudpickle (its dataset loaded once per process), and the job
@@ -375,18 +375,20 @@ class RoundTask:
     def __init__(self, blob: bytes, settings: dict[str, Any], round_: int) -> None:
         self.blob, self.settings, self.round = blob, settings, round_
 
-    def __call__(self, job: str) -> dict[str, Any]:
+    def __call__(self, jobs: str) -> dict[str, Any]:
         key = hashlib.sha1(self.blob).hexdigest()
         session = worker_session(self.blob, self.settings, _PREPARED.get(key))
         session.round = self.round
-        target = session.by_name(job)
-        if session.schedule is None:
-            session.fit(target)
-        else:
-            session.train_round(target)
-        if session.trainer is not None:
-            _PREPARED[key] = session.trainer
-        return {"epochs": target.epochs, "failed": int(target.failed)}
+        for name in jobs.split("."):  # a group of jobs trains in turn (see _launched.groups)
+            target = session.by_name(name)
+            if session.schedule is None:
+                if not target.epochs:
+                    session.fit(target)
+            elif not session.schedule.reached(self.round, target.epochs, target.seconds):
+                session.train_round(target)
+            if session.trainer is not None:
+                _PREPARED[key] = session.trainer
+        return {"jobs": len(jobs.split("."))}
 
 
 class _NullSink:
