@@ -83,7 +83,7 @@ def placement() -> dict[str, Any]:
     names = sorted({r["return_value"].get("name", "") for r in records} - {""})
     print(f"placement: {n} jobs of {JOB_SECONDS:g} s on {k or 2} "
           f"{'logical (Ray, no GPU here)' if logical else 'real'} GPU(s) "
-          f"{names or ''}: wall {wall:.1f} s (ideal {n / (k or 2) * JOB_SECONDS:.1f} s)")
+          f"{' '.join(names)}: wall {wall:.1f} s (ideal {n / (k or 2) * JOB_SECONDS:.1f} s)")
     print(f"  each job saw one GPU id: {'yes' if one_each else 'no'};  an id held by two "
           f"jobs at once: {'yes' if shared else 'no'}")
     print(f"  devices by job: {[r['devices'] for r in sorted(records, key=lambda r: r['num'])]}")

@@ -1,15 +1,16 @@
 """tune(launcher=...): each round's jobs go through the sweep engine; the ranking, records
 and checkpoints are those of in-process tuning, and a killed tuning resumes."""
 
-import importlib.util
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -21,10 +22,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "tune_rounds.py"
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("tune_rounds_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return SimpleNamespace(**runpy.run_path(str(BENCH)))  # its names, main() not run
 
 
 def _summary(results):
@@ -69,6 +67,7 @@ def test_the_p4_problem_on_joblib_ranks_as_in_process(tmp_path):
 DRIVER = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
+from types import SimpleNamespace
     from mushin_nb.tune import EpochTrainer, tune
 
     root = Path(sys.argv[1])
