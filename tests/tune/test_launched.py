@@ -67,7 +67,6 @@ def test_the_p4_problem_on_joblib_ranks_as_in_process(tmp_path):
 DRIVER = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
-from types import SimpleNamespace
     from mushin_nb.tune import EpochTrainer, tune
 
     root = Path(sys.argv[1])
