@@ -14,7 +14,7 @@ from pathlib import Path
 BENCHES = [
     ("P1", "sweep_overhead.py", "sweep overhead per job <= 10 ms"),
     ("P2", "metrics_throughput.py", "classification battery >= 2x torchmetrics"),
-    ("P3", "stats_speed.py", "stats for 10x6x10, 10k bootstrap < 0.5 s"),
+    ("P3", "stats_speed.py", "all stats of 10x6x10x12, 10k bootstrap < 1 s"),
     ("P4", "tune_rounds.py", "tune() finds the best with <= 35% of the epochs"),
     ("P4b", "tune_rounds.py --launched", "tune() rounds on joblib <= 0.65x in-process"),
     ("P5", "batch_parallel.py", "8 notebooks, jobs=2 <= 0.65x serial"),

@@ -176,14 +176,13 @@ def _figures(result: Any, out: Path) -> list[Path]:
 def _report(result: Any, out: Path) -> Path:
     """Write ``report.html``: the three figures, one metric selector, working offline."""
     import holoviews as hv
-    import panel as pn
 
-    from mushin_nb.plots import plot_pvalues, plot_seeds, plot_summary
+    from mushin_nb.plots import plot_pvalues, plot_seeds, plot_summary, standalone_html
 
     plots = (plot_summary, plot_pvalues, plot_seeds)
-    page = pn.panel(hv.Layout([plot(result, backend="hvplot") for plot in plots]).cols(1))
-    _write(out / "report.html", lambda tmp: page.save(
-        tmp, embed=True, progress=False, resources="inline", title="mushin_nb demo"))
+    page = standalone_html(hv.Layout([plot(result, backend="hvplot") for plot in plots]).cols(1),
+                           title="mushin_nb demo")
+    _write(out / "report.html", lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
     return out / "report.html"
 
 

@@ -140,7 +140,8 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--jobs", type=int, default=1, help="notebooks run at once (processes)")
     batch.add_argument("-o", "--output", help="write the results Dataset to this NetCDF file")
     batch.add_argument("--working-dir", help="sweep directory (re-use it to resume)")
-    batch.add_argument("--kernel", help="Jupyter kernel name (default: python3)")
+    batch.add_argument("--kernel",
+                       help="Jupyter kernel name (default: the notebook's, else python3)")
     batch.add_argument("--no-resume", dest="resume", action="store_false",
                        help="re-run every job even if already done")
     batch.add_argument("--timeout", type=float, help="seconds one cell may run")

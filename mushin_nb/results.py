@@ -4,6 +4,41 @@ Data contract (DESIGN 2): dimensions are the swept parameters in the order given
 values the coordinates; one data variable per metric; an array metric adds dimensions
 ``<metric>_dim<k>``; fixed parameters go to ``Dataset.attrs``; a failed or missing job
 is NaN.
+
+``sel(method=...)`` on results
+------------------------------
+A Study or compare result has a ``method`` dimension, and the documented way to pick one is
+``ds.sel(method="cnn")`` or ``ds["accuracy"].sel(method="mlp", seed=1)``.  xarray reads
+``method=`` as its fill-method keyword (``"nearest"``, ``"pad"``...), so on its own the first
+line silently returns everything and the second raises "Invalid fill method".
+
+:func:`enable_method_sel` (run whenever mushin_nb builds, loads or compares a result)
+wraps ``xarray.Dataset.sel`` once per process; ``DataArray.sel`` goes through it too.  A
+rule on the ``method`` dimension, not an accessor, because the line users copy is ``sel``
+itself; not a Dataset subclass, because xarray hands plain Datasets back from every
+operation (``ds.mean("seed").sel(method="cnn")`` must work too).  It reads ``method=`` as
+a label of the ``method`` dimension only when all of these hold:
+
+- the object has a ``method`` dimension with a coordinate;
+- the indexers are keywords (no positional mapping: ``ds.sel({"seed": 1.5},
+  method="nearest")`` always means xarray's fill method);
+- the value is not a fill-method name, or it is one of the labels and no other indexer is
+  given (a method named ``"nearest"`` next to another indexer stays a fill method, with a
+  ``UserWarning`` that shows the mapping spelling).
+
+Everything else, including every object without a ``method`` dimension, goes to xarray
+unchanged: ``ds.sel(x=1.4, method="nearest")`` on a numeric coordinate is still the nearest
+label, and an invalid fill method is still rejected.  A label that is not a method raises a
+:class:`~mushin_nb.errors.MushinKeyError` naming the methods, instead of selecting nothing.
+
+>>> import xarray as xr
+>>> ds = xr.Dataset({"accuracy": (("method", "seed"), [[0.9, 0.8], [0.7, 0.6]])},
+...                 coords={"method": ["cnn", "mlp"], "seed": [0, 1]})
+>>> enable_method_sel()
+>>> float(ds["accuracy"].sel(method="mlp", seed=1))
+0.6
+>>> dict(ds.sel(method="cnn").sizes)
+{'seed': 2}
 """
 
 from __future__ import annotations
@@ -23,14 +58,77 @@ from mushin_nb import _hooks
 from mushin_nb.errors import (
     MushinFileNotFoundError,
     MushinImportError,
+    MushinKeyError,
     MushinValueError,
     bad_value,
 )
 
-__all__ = ["build_dataset", "load_results", "save_netcdf"]
+__all__ = ["build_dataset", "enable_method_sel", "load_results", "save_netcdf"]
 
 #: Attribute listing the attrs that were JSON-encoded because netCDF cannot hold them.
 JSON_ATTRS = "mushin_nb_json_attrs"
+
+#: xarray's fill methods: the values ``sel(method=...)`` has always meant.
+FILL_METHODS = ("nearest", "pad", "ffill", "backfill", "bfill")
+
+
+# --------------------------------------------------------------------------- sel(method=)
+
+
+def _method_label(obj: Any, indexers: Any, method: Any, others: Mapping[str, Any]) -> bool:
+    """Whether ``obj.sel(indexers, method=method, **others)`` selects on the method dim."""
+    if method is None or indexers is not None or "method" not in obj.dims \
+            or "method" not in obj.indexes:
+        return False
+    if not isinstance(method, str) or method not in FILL_METHODS:
+        return True  # xarray rejects it as a fill method: it can only mean a label
+    if method not in obj.indexes["method"]:
+        return False
+    if others:
+        import warnings
+
+        warnings.warn(f"sel(method={method!r}, ...) is read as xarray's fill method although "
+                      f"{method!r} is also a method label. Fix: to select the method write "
+                      f"sel({{'method': {method!r}, ...}})", UserWarning, stacklevel=3)
+        return False
+    return True
+
+
+def _selects(obj: Any, label: Any) -> None:
+    """Raise MushinKeyError for a string label that is not a method of ``obj``."""
+    if isinstance(label, str) and label not in obj.indexes["method"]:
+        known = [str(v) for v in obj.indexes["method"]]
+        raise bad_value("method", label, f"one of the methods {known}",
+                        "pick one of them (on results, sel(method=...) selects a method)",
+                        MushinKeyError)
+
+
+def enable_method_sel() -> None:
+    """Make ``sel(method=label)`` select on a ``method`` dimension (module docstring).
+
+    Idempotent; changes ``xarray.Dataset.sel`` only for the calls the module docstring
+    lists, and nothing else.
+    """
+    import functools
+
+    import xarray as xr
+
+    original = xr.Dataset.sel
+    if getattr(original, "_mushin_method_sel", False):
+        return
+
+    @functools.wraps(original)
+    def sel(self: Any, indexers: Any = None, method: Any = None, tolerance: Any = None,
+            drop: bool = False, **indexers_kwargs: Any) -> Any:
+        if _method_label(self, indexers, method, indexers_kwargs):
+            _selects(self, method)
+            indexers, indexers_kwargs = {"method": method, **indexers_kwargs}, {}
+            method = None
+        return original(self, indexers, method=method, tolerance=tolerance, drop=drop,
+                        **indexers_kwargs)
+
+    sel._mushin_method_sel = True  # type: ignore[attr-defined]
+    xr.Dataset.sel = sel
 
 
 def _missing(value: Any) -> bool:
@@ -119,6 +217,7 @@ def build_dataset(coords: Mapping[str, Sequence[Any]], cells: Mapping[str, Seque
     import xarray as xr
 
     _hooks.dataset_built()  # registers ds.mushin
+    enable_method_sel()
 
     shape = tuple(len(v) for v in coords.values())
     n_jobs = math.prod(shape)
@@ -300,6 +399,7 @@ def load_results(path: str | os.PathLike) -> Any:
     import xarray as xr
 
     _hooks.dataset_built()  # registers ds.mushin
+    enable_method_sel()
 
     path = Path(path)
     if path.is_dir():

@@ -186,21 +186,44 @@ def _value(arg: str, value: Any) -> Any:
     return literal(arg, value)
 
 
-def _check_kernel(kernel_name: Any) -> str:
-    if kernel_name is None:
-        return "python3"
-    if not isinstance(kernel_name, str) or not kernel_name:
+def _check_kernel(kernel_name: Any, nb: Mapping[str, Any], nb_path: Path) -> tuple[str, str]:
+    """The kernel every job runs on and the notebook's language, checked once before any job.
+
+    ``kernel_name`` wins; else the notebook's ``metadata.kernelspec.name``; a notebook
+    without one (as ``nbformat.v4.new_notebook()`` writes it) runs on ``python3``, the
+    current Python's kernel, as ``jupyter nbconvert --execute`` does, and a warning says so.
+    """
+    if kernel_name is not None and (not isinstance(kernel_name, str) or not kernel_name):
         raise bad_value("kernel_name", kernel_name, "a Jupyter kernel name",
                         "pass e.g. 'python3' (see `jupyter kernelspec list`)", MushinTypeError)
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
+    metadata = nb.get("metadata") if isinstance(nb.get("metadata"), Mapping) else {}
+    spec = metadata.get("kernelspec") if isinstance(metadata.get("kernelspec"), Mapping) else {}
+    named = spec.get("name") if isinstance(spec.get("name"), str) and spec.get("name") else None
+    name = kernel_name or named
+    if name is None:
+        name = "python3"
+        warnings.warn(f"{nb_path.name} names no kernel (no metadata.kernelspec): every job "
+                      "runs on 'python3', the current Python's kernel. Pass kernel_name= "
+                      "(--kernel) to choose another", UserWarning, stacklevel=4)
     manager = KernelSpecManager()
     try:
-        manager.get_kernel_spec(kernel_name)
+        found = manager.get_kernel_spec(name)
     except NoSuchKernel:
+        installed = sorted(manager.find_kernel_specs())
+        if kernel_name is None:
+            raise MushinValueError(
+                f"{nb_path.name} names the kernel {name!r} (metadata.kernelspec.name), which "
+                f"is not installed; the installed kernels are {installed}. Fix: pass "
+                f"kernel_name= (--kernel) one of them, or install {name!r}; no job was run"
+            ) from None
         raise bad_value("kernel_name", kernel_name, "an installed Jupyter kernel",
-                        f"use one of {sorted(manager.find_kernel_specs())}") from None
-    return kernel_name
+                        f"use one of {installed}") from None
+    info = metadata.get("language_info") if isinstance(metadata.get("language_info"),
+                                                       Mapping) else {}
+    language = info.get("name") or spec.get("language") or found.language or "python"
+    return name, str(language)
 
 
 def _check_options(jobs: Any, timeout: Any, launcher: Any, gpus_per_job: Any = None
@@ -236,12 +259,14 @@ def _sweep(path: Any, parameters: Any, *, working_dir: Any, jobs: Any, kernel_na
     from mushin_nb.workflows import hydra_list, multirun, sweep
 
     nb_path = _check_path(path)
-    known = notebook_parameters(_read(nb_path), nb_path)
+    nb = _read(nb_path)
+    known = notebook_parameters(nb, nb_path)
     params = _check_parameters(parameters, known, strict, multirun)
     params = {k: hydra_list(v) if isinstance(v, list) and not isinstance(v, multirun) else v
               for k, v in params.items()}  # a fixed list is one value, not a sweep
     launcher, overrides, threads = _check_options(jobs, timeout, launcher, gpus_per_job)
-    task = NotebookJob(nb_path, _check_kernel(kernel_name), timeout)
+    kernel, language = _check_kernel(kernel_name, nb, nb_path)
+    task = NotebookJob(nb_path, kernel, timeout, language=language)
     return sweep(task, params, working_dir=working_dir, launcher=launcher,
                  overrides=overrides, resume=resume, raise_on_failure=False,
                  progress=progress, title=f"batch {nb_path.name}", threads=threads,
@@ -311,7 +336,9 @@ def run_notebook(
         Notebooks run at once, each in its own kernel process (started from threads of
         this process; with ``launcher="joblib"``, from Hydra's joblib worker processes).
     kernel_name : str, optional
-        Jupyter kernel (default ``"python3"``: this Python).
+        Jupyter kernel; default the one the notebook's metadata names (it must be
+        installed: the run fails before any job otherwise, naming the installed ones), or
+        ``"python3"``, this Python, for a notebook that names none (a warning says so).
     resume : bool
         Keep jobs already done in ``working_dir``.
     timeout : float, optional

@@ -362,13 +362,16 @@ class NotebookJob:
         Jupyter kernel to run it on.
     timeout : float, optional
         Seconds one cell may run before the job fails.
+    language : str, optional
+        The notebook's language, for a notebook whose metadata does not say it.
     """
 
     def __init__(self, path: str | os.PathLike, kernel_name: str = "python3",
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, language: str | None = None) -> None:
         self.path = Path(path).resolve()
         self.kernel_name = kernel_name
         self.timeout = timeout
+        self.language = language
 
     def __call__(self, **params: Any) -> dict[str, Any]:
         """Run the notebook with ``params`` in the current job's directory."""
@@ -396,7 +399,8 @@ class NotebookJob:
                 nb = papermill.execute_notebook(
                     str(self.path), str(out_path), parameters=params,
                     engine_name=_register_engine(), kernel_name=self.kernel_name,
-                    progress_bar=False, execution_timeout=self.timeout, kernel_launch=launch)
+                    language=self.language, progress_bar=False, execution_timeout=self.timeout,
+                    kernel_launch=launch)
             except PapermillExecutionError as exc:
                 raise _failure(exc, self.path, out_path) from None
             except (CellTimeoutError, DeadKernelError) as exc:

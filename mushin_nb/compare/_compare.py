@@ -14,6 +14,7 @@ import numpy as np
 from mushin_nb import stats
 from mushin_nb.compare._result import BenchmarkResult, _check_int_seed, _check_unique
 from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError, bad_value
+from mushin_nb.stats.bounded import check_bounds
 
 
 def compare(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
@@ -22,7 +23,8 @@ def compare(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
             load_fn: Callable[[str], Any] | None = None, test: str = "welch",
             alpha: float = 0.05, reference: str | None = None, ignore_index: int | None = None,
             device: Any = None, pairs: str = "all", bootstrap: str | None = None,
-            seed: int = 0, progress: Any = False) -> BenchmarkResult:
+            seed: int = 0, progress: Any = False, margin: float | None = None,
+            bounds: Mapping[str, tuple[float, float]] | None = None) -> BenchmarkResult:
     """Evaluate every model of every method on ``data``, then compare the methods.
 
     Each model is scored by :func:`mushin_nb.metrics.evaluate` (one pass over ``data``, one
@@ -42,10 +44,13 @@ def compare(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
     load_fn : callable, optional
         ``load_fn(path) -> model``; required when ``models`` holds paths.  Each model is
         loaded just before it is scored and released after.
-    test, alpha, reference, pairs, bootstrap, seed
+    test, alpha, reference, pairs, bootstrap, seed, margin
         As for :meth:`BenchmarkResult.from_dataset`.
     progress : bool or sink
         Show one job per (method, seed) evaluation (see :mod:`mushin_nb.progress`).
+    bounds : dict, optional
+        Ranges of metrics passed as callables; the built-in metrics declare theirs
+        (:data:`mushin_nb.metrics.RANGES`), so their intervals stay inside ``[0, 1]``.
 
     Returns
     -------
@@ -87,14 +92,22 @@ def compare(models: Mapping[str, Any], data: Iterable[Any], *, num_classes: int,
         sink.close(ok)
     ds = _scores_dataset(scores, methods, names)
     ds.attrs["task"] = task
+    from mushin_nb.metrics import LOWER_IS_BETTER, RANGES
+
+    declared = {name: RANGES[name] for name in names if name in RANGES}
     return BenchmarkResult.from_dataset(ds, test=test, alpha=alpha, reference=reference,
-                                        pairs=pairs, seed=seed, bootstrap=bootstrap)
+                                        pairs=pairs, seed=seed, bootstrap=bootstrap,
+                                        margin=margin, bounds={**declared, **(bounds or {})},
+                                        lower_is_better=[n for n in names
+                                                         if n in LOWER_IS_BETTER])
 
 
 def compare_dataset(ds: Any, over: str = "seed", by: str | None = None, *,
                     test: str = "welch", alpha: float = 0.05, reference: str | None = None,
-                    pairs: str = "all", seed: int = 0,
-                    bootstrap: str | None = None) -> BenchmarkResult:
+                    pairs: str = "all", seed: int = 0, bootstrap: str | None = None,
+                    margin: float | None = None,
+                    bounds: Mapping[str, tuple[float, float]] | None = None,
+                    lower_is_better: Sequence[str] = ()) -> BenchmarkResult:
     """Compare the levels of one dimension of any sweep Dataset, with replicates along another.
 
     Parameters
@@ -107,8 +120,9 @@ def compare_dataset(ds: Any, over: str = "seed", by: str | None = None, *,
         The dimension whose levels are compared (they become the methods, named by
         ``str(value)``); default the one dimension other than ``over``.  Other dimensions
         must have size 1 (select a level first with ``ds.sel(...)``).
-    test, alpha, reference, pairs, seed, bootstrap
-        As for :meth:`BenchmarkResult.from_dataset`.
+    test, alpha, reference, pairs, seed, bootstrap, margin, bounds, lower_is_better
+        As for :meth:`BenchmarkResult.from_dataset`; a sweep's variables declare no range,
+        so pass ``bounds={"accuracy": (0, 1)}`` for intervals inside it.
 
     Returns
     -------
@@ -154,8 +168,12 @@ def compare_dataset(ds: Any, over: str = "seed", by: str | None = None, *,
     ds = ds.rename({by: "method", over: "seed"}) if (by, over) != ("method", "seed") else ds
     ds = ds.assign_coords(method=labels)
     ds.attrs = {**ds.attrs, "compared": by, "replicates": over}
+    stats.check_settings(test, alpha, pairs, bootstrap, seed)
+    check_bounds(bounds, list(ds.data_vars))
     return BenchmarkResult.from_dataset(ds, test=test, alpha=alpha, reference=reference,
-                                        pairs=pairs, seed=seed, bootstrap=bootstrap)
+                                        pairs=pairs, seed=seed, bootstrap=bootstrap,
+                                        margin=margin, bounds=bounds,
+                                        lower_is_better=lower_is_better)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from mushin_nb.stats.bounded import METHOD as BOUNDED_METHOD
+
 
 def header(result: Any) -> list[str]:
     """The title line and the settings line."""
@@ -15,24 +17,65 @@ def header(result: Any) -> list[str]:
     family = "all pairs" if result.data.attrs.get("pairs", "all") == "all" \
         else "each method vs the reference"
     ci = result.data.attrs.get("bootstrap", "none")
+    bounded = sorted(result.bounds) if ci == "none" else []
     ci = "t-interval" if ci == "none" else f"{ci} bootstrap"
+    if bounded:
+        ci += f"; {BOUNDED_METHOD} for bounded {', '.join(bounded)}"
     level = round(100 * (1 - result.alpha), 6)
+    settings = (f"test={result.test}, Holm over {family}, alpha={result.alpha:g}; {level:g}% CI "
+                f"({ci}); reference={result.reference!r}")
+    if result.margin is not None:
+        settings += f"; margin={result.margin:g} (TOST): vs ref is the verdict"
     return [
         f"BenchmarkResult: {len(result.methods)} methods x {n_seeds} seeds, "
         f"{len(result.metrics)} metrics",
-        f"test={result.test}, Holm over {family}, alpha={result.alpha:g}; {level:g}% CI "
-        f"({ci}); reference={result.reference!r}",
+        settings + note(result),
     ]
+
+
+def note(result: Any) -> str:
+    """A note when non-significant comparisons had too few seeds to detect their difference."""
+    from mushin_nb.compare._plan import underpowered
+
+    key = (id(result.comparisons), len(result.comparisons))
+    cached = getattr(result, "_underpowered", None)
+    if cached is None or cached[0] != key:
+        cached = (key, underpowered(result))
+        result._underpowered = cached
+    count = cached[1]
+    if not count:
+        return ""
+    what = "the margin" if result.margin is not None else "their difference"
+    return (f"; underpowered: {count} non-significant comparison(s) detect {what} with < 80% "
+            "power, see .plan()")
 
 
 def rows(result: Any) -> list[list[str]]:
     """The summary as cells of text, the column names first."""
     level = round(100 * (1 - result.alpha), 6)
     cells = [["method", "metric", "mean", f"{level:g}% CI", "vs ref"]]
-    for r in result.summary().itertuples(index=False):
+    verdict = verdicts_vs_ref(result)
+    for r in result._summary.itertuples(index=False):
         cells.append([r.method, r.metric, f"{r.mean:.4g}",
-                      f"[{r.ci_low:.4g}, {r.ci_high:.4g}]", r.significant_vs_ref])
+                      f"[{r.ci_low:.4g}, {r.ci_high:.4g}]",
+                      verdict.get((r.method, r.metric), r.significant_vs_ref)])
     return cells
+
+
+def verdicts_vs_ref(result: Any) -> dict[tuple[str, str], str]:
+    """``(method, metric) -> verdict against the reference`` when a margin is set."""
+    comp = result.comparisons
+    if "verdict" not in comp:
+        return {}
+    flip = {"better": "worse", "worse": "better"}
+    out = {}
+    ref = result.reference
+    for r in comp.itertuples(index=False):
+        if r.method_b == ref:
+            out[(r.method_a, r.metric)] = r.verdict
+        elif r.method_a == ref:
+            out[(r.method_b, r.metric)] = flip.get(r.verdict, r.verdict)
+    return out
 
 
 def text(result: Any) -> str:

@@ -6,6 +6,7 @@ back as tables and plots, and round-trips through one NetCDF file.
 
 from __future__ import annotations
 
+import json
 import numbers
 import os
 import uuid
@@ -19,7 +20,9 @@ import numpy as np
 from mushin_nb import stats
 from mushin_nb.compare import _display
 from mushin_nb.errors import MushinFileNotFoundError, MushinKeyError, MushinTypeError, bad_value
+from mushin_nb.results import enable_method_sel
 from mushin_nb.stats import MushinWarning
+from mushin_nb.stats.bounded import check_bounds
 
 #: ``BenchmarkResult.plot(kind=...)`` -> function of :mod:`mushin_nb.plots`
 PLOTS = {"summary": "plot_summary", "pvalues": "plot_pvalues", "seeds": "plot_seeds"}
@@ -43,6 +46,7 @@ class BenchmarkResult:
     """
 
     def __init__(self, data: Any, comparisons: Any, summary: Any) -> None:
+        enable_method_sel()  # result.data.sel(method="cnn"), as documented
         self.data = data
         self.comparisons = comparisons
         self._summary = summary
@@ -52,7 +56,9 @@ class BenchmarkResult:
     @classmethod
     def from_dataset(cls, ds: Any, *, test: str = "welch", alpha: float = 0.05,
                      reference: str | None = None, pairs: str = "all", seed: int = 0,
-                     bootstrap: str | None = None) -> BenchmarkResult:
+                     bootstrap: str | None = None, margin: float | None = None,
+                     bounds: dict[str, tuple[float, float]] | None = None,
+                     lower_is_better: Sequence[str] = ()) -> BenchmarkResult:
         """Run the statistics on an existing ``(method, seed)`` Dataset.
 
         Parameters
@@ -74,6 +80,16 @@ class BenchmarkResult:
             Seed of the bootstrap and permutation test: the same seed, the same result.
         bootstrap : {None, "percentile", "bca"}
             Bootstrap intervals (10,000 resamples) instead of t-intervals.
+        margin : float, optional
+            Equivalence margin in metric units: ``comparisons`` gains ``p_equivalence``
+            (TOST), ``p_equivalence_holm`` and ``verdict`` (``"better"``, ``"worse"``,
+            ``"equivalent"``, ``"inconclusive"``, of method_a against method_b), and the
+            summary's ``vs ref`` shows the verdict.  Without it nothing changes.
+        bounds : dict, optional
+            ``metric -> (low, high)`` for bounded metrics: their t-intervals are logit
+            t-intervals inside the range (see :mod:`mushin_nb.stats.bounded`).
+        lower_is_better : sequence of str
+            Metrics where lower is better (for the verdicts), e.g. ``["ece"]``.
 
         Returns
         -------
@@ -102,10 +118,13 @@ class BenchmarkResult:
         data = ds[metrics].transpose("method", "seed").astype(np.float64)
         data = data.assign_coords(method=np.array(methods, dtype=object))
         scores = np.stack([data[m].values for m in metrics], axis=1)
+        bounds = {k: v for k, v in check_bounds(bounds).items() if k in metrics}
+        lower = sorted(str(m) for m in lower_is_better if m in metrics)
         comparisons, summary = stats.compare_scores(
             scores, methods=methods, metrics=metrics, seeds=data["seed"].values.tolist(),
             test=test, alpha=alpha, pairs=pairs, reference=methods.index(reference),
-            bootstrap=bootstrap, seed=seed)
+            bootstrap=bootstrap, seed=seed, margin=margin, bounds=bounds,
+            lower_is_better=dict.fromkeys(lower, True))
         missing = int(np.isnan(scores).sum())
         if missing:
             warnings.warn(f"{missing} score(s) are NaN (runs that failed, or seeds that not every "
@@ -113,7 +132,7 @@ class BenchmarkResult:
                           MushinWarning, stacklevel=2)
         data.attrs = {**ds.attrs, "test": test, "alpha": float(alpha), "pairs": pairs,
                       "reference": reference, "bootstrap": bootstrap or "none",
-                      "seed": int(seed)}
+                      "seed": int(seed), **_extra_attrs(margin, bounds, lower)}
         return cls(data, comparisons, summary)
 
     # ------------------------------------------------------------------ reading
@@ -150,23 +169,86 @@ class BenchmarkResult:
         Returns
         -------
         pandas.DataFrame
-            Columns ``method, metric, mean, ci_low, ci_high, significant_vs_ref``.
+            Columns ``method, metric, mean, ci_low, ci_high, significant_vs_ref``, and
+            ``verdict_vs_ref`` (the method against the reference: ``"better"``, ``"worse"``,
+            ``"equivalent"``, ``"inconclusive"``) for a result built with ``margin=``.
         """
-        return self._summary.copy()
+        table = self._summary.copy()
+        verdicts = _display.verdicts_vs_ref(self)
+        if verdicts:
+            table["verdict_vs_ref"] = [verdicts.get((m, k), "") for m, k in
+                                       zip(table["method"], table["metric"])]
+        return table
+
+    @property
+    def margin(self) -> float | None:
+        """The equivalence margin, or None."""
+        m = self.data.attrs.get("margin")
+        return None if m is None else float(m)
+
+    @property
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        """The declared ranges of bounded metrics (``metric -> (low, high)``)."""
+        return {k: (float(v[0]), float(v[1]))
+                for k, v in json.loads(self.data.attrs.get("bounds", "{}")).items()}
+
+    @property
+    def lower_is_better(self) -> list[str]:
+        """The metrics where a lower score is better."""
+        return list(json.loads(self.data.attrs.get("lower_is_better", "[]")))
+
+    def scores(self, metric: str, method: str) -> np.ndarray:
+        """The per-seed scores of one method on one metric, NaN left out."""
+        if metric not in self.metrics:
+            raise MushinKeyError(f"unknown metric {metric!r}. Known metrics: "
+                                 f"{', '.join(map(repr, self.metrics))}. Fix: pass one of them.")
+        if method not in self.methods:
+            raise MushinKeyError(f"unknown method {method!r}. Known methods: "
+                                 f"{', '.join(map(repr, self.methods))}. Fix: pass one of them.")
+        v = self.data[metric].values[self.methods.index(method)]
+        return v[~np.isnan(v)]
+
+    def plan(self, power: float = 0.8, effect: float | None = None) -> Any:
+        """The seed plan of every comparison (see :func:`mushin_nb.compare._plan.plan`)."""
+        from mushin_nb.compare import _plan
+
+        return _plan.plan(self, power=power, effect=effect)
+
+    def prob_intervals(self) -> Any:
+        """P(A > B) of every comparison with its Brunner-Munzel interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``metric, method_a, method_b, prob_improvement, prob_ci_low, prob_ci_high``
+            (confidence ``1 - alpha``; equal to statsmodels' ``rank_compare_2indep``).
+        """
+        table = self.comparisons[["metric", "method_a", "method_b", "prob_improvement"]].copy()
+        cis = [stats.prob_ci(self.scores(k, a), self.scores(k, b), 1 - self.alpha)
+               for k, a, b in zip(table["metric"], table["method_a"], table["method_b"])]
+        table["prob_ci_low"] = [c.low for c in cis]
+        table["prob_ci_high"] = [c.high for c in cis]
+        return table.reset_index(drop=True)
 
     def plot(self, kind: str = "summary", **kwargs: Any) -> Any:
         """Draw the result with :mod:`mushin_nb.plots`.
 
         Parameters
         ----------
-        kind : {"summary", "pvalues", "seeds"}
-            CI forest plot, Holm p-value matrix, or per-seed strip plot.
+        kind : {"summary", "pvalues", "seeds", "equivalence"}
+            CI forest plot, Holm p-value matrix, per-seed strip plot, or the difference
+            intervals against the margin (a result built with ``margin=``).
         **kwargs
             Passed on (``metric=``, ``backend="hvplot" | "matplotlib"``, ``ax=``).
         """
+        if kind == "equivalence":
+            from mushin_nb.plots import statistics as _figures
+
+            return _figures.plot_equivalence(self, **kwargs)
         if kind not in PLOTS:
             raise bad_value("kind", kind, f"one of {', '.join(map(repr, PLOTS))}",
-                            "e.g. result.plot('pvalues')")
+                            "e.g. result.plot('pvalues'); 'equivalence' draws a result built "
+                            "with margin=")
         from mushin_nb import plots
 
         return getattr(plots, PLOTS[kind])(self, **kwargs)
@@ -213,6 +295,8 @@ class BenchmarkResult:
         for group, columns in _GROUPS.items():
             try:
                 with xr.open_dataset(path, engine="h5netcdf", group=group) as ds:
+                    if group == "comparisons" and "verdict" in ds:
+                        columns = columns + stats.EQUIVALENCE_COLUMNS
                     tables[group] = stats._frame({c: ds[c].values for c in columns}, columns)
             except (OSError, KeyError, ValueError) as error:
                 raise bad_value("path", str(path), "a file written by "
@@ -232,6 +316,19 @@ class BenchmarkResult:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _extra_attrs(margin: float | None, bounds: dict[str, tuple[float, float]],
+                 lower: list[str]) -> dict[str, Any]:
+    """The optional settings as NetCDF-safe attrs (dicts and lists as JSON text)."""
+    out: dict[str, Any] = {}
+    if margin is not None:
+        out["margin"] = float(margin)
+    if bounds:
+        out["bounds"] = json.dumps({k: list(v) for k, v in bounds.items()})
+    if lower:
+        out["lower_is_better"] = json.dumps(lower)
+    return out
 
 
 def _check_int_seed(seed: Any) -> None:

@@ -50,7 +50,9 @@ from mushin_nb.metrics.battery import Battery
 from mushin_nb.metrics.evaluator import evaluate, evaluate_many
 from mushin_nb.metrics.registry import _TASKS as _TASKS  # the StudyBuilder lists these tasks
 from mushin_nb.metrics.registry import BUILTIN_TASKS as BUILTIN_TASKS
+from mushin_nb.metrics.registry import LOWER_IS_BETTER as LOWER_IS_BETTER
 from mushin_nb.metrics.registry import METRICS, register_task, softmax_predict, task_metrics
+from mushin_nb.metrics.registry import RANGES as RANGES
 from mushin_nb.metrics.registry import MetricFn as MetricFn
 from mushin_nb.metrics.registry import PredictFn as PredictFn
 

@@ -12,6 +12,9 @@ from mushin_nb.errors import MushinKeyError, MushinTypeError, bad_value
 
 #: Built-in metric names (any task may use any of them).
 METRICS = ("accuracy", "f1", "precision", "recall", "auroc", "ece", "miou", "dice", "pixel_acc")
+#: The range of every built-in metric (intervals stay inside it), and those where lower is better.
+RANGES = dict.fromkeys(METRICS, (0.0, 1.0))
+LOWER_IS_BETTER = frozenset({"ece"})
 BUILTIN_TASKS = ("classification", "segmentation")
 
 MetricFn = Callable[[torch.Tensor, torch.Tensor], float]

@@ -10,6 +10,10 @@ machinery (hydra, xarray) is imported when a magic first runs.
 - ``%mushin compare NAME [--over seed] [--by DIM] [--test welch] [--alpha 0.05]
   [--out NAME]``: significance tests on a sweep Dataset; shows the summary and the
   Holm p-value matrix, stores the result in ``NAME`` (default ``_mushin_compare``).
+- ``%mushin plan NAME [--over seed] [--by DIM] [--test welch] [--alpha 0.05] [--power 0.8]
+  [--effect E] [--out NAME]``: the seed plan of the same comparison (detectable effect at
+  the current seeds, seeds needed for the observed difference or ``--effect``), stored in
+  ``NAME`` (default ``_mushin_plan``).
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ class MushinMagics(Magics):
             ds = _lookup(namespace, args[0])
             result = cellsweep.compare_sweep(ds, over=options["over"], by=options["by"],
                                              test=options["test"], alpha=options["alpha"])
+            if command == "plan":
+                namespace[options["out"]] = table = result.plan(power=options["power"],
+                                                                effect=options["effect"])
+                _show_plan(table, options["power"])
+                return
             namespace[options["out"]] = result
             _show_comparison(result)
             return
@@ -82,6 +91,15 @@ def _show_comparison(result: Any) -> None:
     display(result.summary())
     display(Markdown("**Holm-adjusted p-values**"))
     display(pvalue_matrix(result))
+
+
+def _show_plan(table: Any, power: float) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"**Seed plan** (power {power:g} at each comparison's Holm level: the "
+                     "difference the current seeds detect, and the seeds per method the "
+                     "observed difference needs)"))
+    display(table)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -10,7 +10,12 @@ The package only re-exports; each job has its module: :mod:`~mushin_nb.stats.sig
 (the tests), :mod:`~mushin_nb.stats.corrections` (Holm), :mod:`~mushin_nb.stats.intervals`
 (t and bootstrap), :mod:`~mushin_nb.stats.effect_sizes` (Hedges' g, P(A > B)),
 :mod:`~mushin_nb.stats.comparison` (:func:`compare_scores`) and
-:mod:`~mushin_nb.stats.tables` (the columns of its two tables).
+:mod:`~mushin_nb.stats.tables` (the columns of its two tables).  Beyond one family:
+:mod:`~mushin_nb.stats.power` (the seed planner), :mod:`~mushin_nb.stats.equivalence`
+(TOST, verdicts, the P(A > B) interval), :mod:`~mushin_nb.stats.bounded` (intervals inside a
+metric's range), :mod:`~mushin_nb.stats.extended` (what a margin and bounds add to the
+tables), :mod:`~mushin_nb.stats.ranking` (Friedman, post-hoc tests, critical difference) and
+:mod:`~mushin_nb.stats.aggregate` (IQM and the other aggregates over tasks).
 
 Examples
 --------
@@ -32,10 +37,16 @@ from mushin_nb.stats._checks import PAIRED_TESTS as PAIRED_TESTS
 from mushin_nb.stats._checks import PAIRS as PAIRS
 from mushin_nb.stats._checks import TESTS, MushinWarning, check_settings
 from mushin_nb.stats._rng import as_generator as as_generator
+from mushin_nb.stats.aggregate import aggregate, performance_profile, probability_of_improvement
+from mushin_nb.stats.bounded import logit_mean_ci
 from mushin_nb.stats.comparison import compare_scores
 from mushin_nb.stats.corrections import holm
 from mushin_nb.stats.effect_sizes import hedges_g, prob_improvement
+from mushin_nb.stats.equivalence import VERDICTS, prob_ci, tost
+from mushin_nb.stats.extended import EQUIVALENCE_COLUMNS
 from mushin_nb.stats.intervals import bootstrap_ci, diff_ci, mean_ci
+from mushin_nb.stats.power import achieved_power, detectable_effect, power_curve, seeds_needed
+from mushin_nb.stats.ranking import RankResult, rank_methods
 from mushin_nb.stats.significance import TestResult, min_p_value, run_test
 from mushin_nb.stats.tables import COLUMN_DTYPES as COLUMN_DTYPES
 from mushin_nb.stats.tables import COMPARISON_COLUMNS, SUMMARY_COLUMNS
@@ -43,18 +54,32 @@ from mushin_nb.stats.tables import _frame as _frame  # mushin_nb.compare rebuild
 
 __all__ = [
     "COMPARISON_COLUMNS",
+    "EQUIVALENCE_COLUMNS",
     "SUMMARY_COLUMNS",
     "TESTS",
+    "VERDICTS",
     "MushinWarning",
+    "RankResult",
     "TestResult",
+    "achieved_power",
+    "aggregate",
     "bootstrap_ci",
     "check_settings",
     "compare_scores",
+    "detectable_effect",
     "diff_ci",
     "hedges_g",
     "holm",
+    "logit_mean_ci",
     "mean_ci",
     "min_p_value",
+    "performance_profile",
+    "power_curve",
+    "prob_ci",
     "prob_improvement",
+    "probability_of_improvement",
+    "rank_methods",
     "run_test",
+    "seeds_needed",
+    "tost",
 ]

@@ -79,3 +79,39 @@ def _confidence(confidence: float) -> float:
             or not 0 < confidence < 1:
         raise bad_value("confidence", confidence, "a float in (0, 1)", "use e.g. 0.95")
     return float(confidence)
+
+
+def method_block_runs(da: Any, block_arg: str, block: str, over: str | None
+                      ) -> tuple[np.ndarray, list[str]]:
+    """Check a DataArray ``(method, block, over)`` and return it as a float array of that
+    shape (``over=None``: one run per block) with the method names.
+
+    ``block_arg`` names the argument that gave ``block`` (``task`` or ``block``).
+    """
+    import xarray as xr
+
+    from mushin_nb.errors import MushinKeyError
+
+    if not isinstance(da, xr.DataArray):
+        raise bad_value("da", da, f"an xarray.DataArray with dims (method, {block_arg}, seed)",
+                        "pick one metric, e.g. ds['accuracy']", cls=MushinTypeError)
+    for arg, dim in ((block_arg, block), ("over", over)):
+        if dim is not None and dim not in da.dims:
+            raise MushinKeyError(
+                f"`{arg}` must be a dimension of da, got {dim!r}. Dimensions: "
+                f"{list(da.dims)}. Fix: name the dimension of the "
+                f"{block_arg + 's' if arg == block_arg else 'seeds, or pass over=None'}.")
+    if "method" not in da.dims:
+        raise MushinKeyError(f"da needs a 'method' dimension; it has {list(da.dims)}. Fix: "
+                             "rename the compared dimension, e.g. da.rename(model='method').")
+    extra = [d for d in da.dims if d not in ("method", block, over)]
+    if extra:
+        raise bad_value("da", tuple(da.dims), f"only the dims 'method', {block!r}"
+                        f"{f', {over!r}' if over else ''}",
+                        f"select or average {extra} first, e.g. da.mean({extra[0]!r})")
+    dims = ["method", block] + ([over] if over else [])
+    x = np.asarray(da.transpose(*dims).values, dtype=float)
+    methods = [str(m) for m in da["method"].values] if "method" in da.coords \
+        else [str(i) for i in range(x.shape[0])]
+    return (x if x.ndim == 3 else x[..., None]), methods
+

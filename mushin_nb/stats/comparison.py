@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -11,8 +11,11 @@ import numpy as np
 from mushin_nb.errors import MushinValueError, bad_value
 from mushin_nb.stats._checks import PAIRED_TESTS, MushinWarning, check_settings
 from mushin_nb.stats._rng import as_generator
+from mushin_nb.stats.bounded import check_bounds
 from mushin_nb.stats.corrections import holm
 from mushin_nb.stats.effect_sizes import _hedges_rows, _prob_rows
+from mushin_nb.stats.equivalence import check_margin
+from mushin_nb.stats.extended import add_equivalence, bound_intervals
 from mushin_nb.stats.intervals import (
     _interval_rows,
     _jackknife_accel,
@@ -59,7 +62,9 @@ def compare_scores(scores: Any, *, methods: Sequence[str], metrics: Sequence[str
                    seeds: Sequence[Any] | None = None, test: str = "welch",
                    alpha: float = 0.05, pairs: str = "all", reference: int = 0,
                    bootstrap: str | None = None, seed: Any = 0, n_resamples: int = 10_000,
-                   n_permutations: int = 9999) -> tuple[Any, Any]:
+                   n_permutations: int = 9999, margin: float | None = None,
+                   bounds: Mapping[str, tuple[float, float]] | None = None,
+                   lower_is_better: Mapping[str, bool] | None = None) -> tuple[Any, Any]:
     """Every comparison of a study at once: tests, Holm, intervals and effect sizes.
 
     Vectorised over (method pair, metric): 10 methods x 6 metrics x 10 seeds with 10k BCa
@@ -90,6 +95,14 @@ def compare_scores(scores: Any, *, methods: Sequence[str], metrics: Sequence[str
         Randomness of the bootstrap and the permutation test.
     n_resamples, n_permutations : int
         Bootstrap resamples; permutations of the permutation test.
+    margin : float, optional
+        Equivalence margin (metric units): adds ``p_equivalence``, ``p_equivalence_holm``
+        and ``verdict`` (:func:`~mushin_nb.stats.extended.add_equivalence`).
+    bounds : dict, optional
+        ``metric -> (low, high)``: the t-intervals of these metrics become logit
+        t-intervals inside the range (:mod:`~mushin_nb.stats.bounded`).
+    lower_is_better : dict, optional
+        ``metric -> True`` where a lower score is better (for the verdicts).
 
     Returns
     -------
@@ -155,6 +168,15 @@ def compare_scores(scores: Any, *, methods: Sequence[str], metrics: Sequence[str
     }, COMPARISON_COLUMNS)
     summary = _summary(x, methods, metrics, rows, significant, reference, confidence,
                        bootstrap, boot)
+    bounds = check_bounds(bounds, metrics)
+    if bounds and not bootstrap:
+        comparisons, summary = bound_intervals(comparisons, summary, x, methods, list(metrics),
+                                               test=test, confidence=confidence, bounds=bounds)
+    margin = check_margin(margin)
+    if margin is not None:
+        comparisons = add_equivalence(comparisons, x, methods, list(metrics), test=test,
+                                      alpha=alpha, margin=margin,
+                                      lower_is_better=lower_is_better)
     notes.emit()
     return comparisons, summary
 

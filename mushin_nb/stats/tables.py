@@ -19,6 +19,7 @@ SUMMARY_COLUMNS = ("method", "metric", "mean", "ci_low", "ci_high", "significant
 COLUMN_DTYPES = {
     "metric": str, "method_a": str, "method_b": str, "method": str, "test": str,
     "significant_vs_ref": str, "significant": bool, "n_a": np.int64, "n_b": np.int64,
+    "verdict": str,
 }
 
 

@@ -31,12 +31,14 @@ from mushin_nb.study._checkpoints import (
 )
 from mushin_nb.study._fingerprints import _fingerprint as _fingerprint
 from mushin_nb.study._job import SWEEP as SWEEP
+from mushin_nb.study._job import TrainFnReturnError
 from mushin_nb.study._result import StudyResult, TrainingFailure
 from mushin_nb.study._study import Study
 
 __all__ = [
     "Study",
     "StudyResult",
+    "TrainFnReturnError",
     "TrainingFailure",
     "checkpoint_dir",
     "load_checkpoint",

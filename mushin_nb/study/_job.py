@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mushin_nb.errors import MushinValueError, describe
+from mushin_nb.errors import MushinValueError, SweepFailedError, describe
 from mushin_nb.progress import current_job
 from mushin_nb.stats import MushinWarning
 from mushin_nb.study._checkpoints import _CHECKPOINT_DIR, CHECKPOINTS
@@ -52,6 +52,25 @@ class _TrainJob:
             _CHECKPOINT_DIR.reset(token)
         return {"checkpoint": str(_check_path(name, seed, returned)),
                 "train_fn": self.codes[slug]}
+
+
+class TrainFnReturnError(SweepFailedError, MushinValueError):
+    """A train_fn returned None or something that is not a path: a bug of the train_fn.
+
+    ``Study.run()`` raises it once the training sweep has finished, naming every (method,
+    seed) it happened to; it is a ``ValueError`` (and, as every stopped study, a
+    :class:`~mushin_nb.errors.SweepFailedError`).
+    """
+
+
+# the two messages of `_check_path` that say a train_fn returned no path at all
+_NO_PATH = (" returned None for seed ", ", not a path. Fix: ")
+
+
+def _returned_no_path(error: str) -> bool:
+    """Whether a recorded job error is `_check_path`'s "returned None / not a path"."""
+    return error.startswith("MushinValueError: train_fn of method ") and any(
+        part in error for part in _NO_PATH)
 
 
 def _check_path(method: str, seed: int, value: Any) -> Path:

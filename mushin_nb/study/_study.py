@@ -26,7 +26,14 @@ from mushin_nb.study._checks import (
     _check_seeds,
     _check_working_dir,
 )
-from mushin_nb.study._job import SWEEP, _forget_lost_checkpoints, _TrainJob, _warn_stale
+from mushin_nb.study._job import (
+    SWEEP,
+    TrainFnReturnError,
+    _forget_lost_checkpoints,
+    _returned_no_path,
+    _TrainJob,
+    _warn_stale,
+)
 from mushin_nb.study._result import StudyResult, TrainingFailure
 
 
@@ -52,8 +59,9 @@ class Study:
         The evaluation data (a DataLoader); it is iterated once per model.
     num_classes : int
         Number of classes of the task.
-    task, test, alpha, ignore_index, metrics, predict_fn, reference
-        Passed to :func:`mushin_nb.compare.compare`.
+    task, test, alpha, ignore_index, metrics, predict_fn, reference, margin
+        Passed to :func:`mushin_nb.compare.compare` (``margin``: the equivalence margin,
+        see :meth:`mushin_nb.compare.BenchmarkResult.from_dataset`).
     working_dir : str or os.PathLike
         Where the sweep (``sweep/``) and the checkpoints (``checkpoints/``) live; running
         a Study again in the same directory resumes it (pairs are matched by method name
@@ -136,6 +144,7 @@ class Study:
         predict_fn: Callable[[Any], Any] | None = None,
         reference: str | None = None,
         progress: bool | Any = True,
+        margin: float | None = None,
         gpus_per_job: float | None = None,
     ) -> None:
         from mushin_nb.workflows import check_gpus_per_job
@@ -158,9 +167,12 @@ class Study:
                             MushinValueError)
         _check_evaluation(self.num_classes, task, test, alpha, ignore_index, metrics,
                           predict_fn)
+        from mushin_nb.stats.equivalence import check_margin
+
         self._compare_kwargs = dict(task=task, test=test, alpha=float(alpha),
                                     ignore_index=ignore_index, metrics=metrics,
-                                    predict_fn=predict_fn, reference=reference)
+                                    predict_fn=predict_fn, reference=reference,
+                                    margin=check_margin(margin))
         self.working_dir = _check_working_dir(working_dir)
         self.launcher = launcher
         self.progress = progress
@@ -293,6 +305,10 @@ class Study:
 
         Raises
         ------
+        TrainFnReturnError
+            A ``MushinValueError`` (and a ``SweepFailedError``): a train_fn returned None or
+            something that is not a path, for the (method, seed) pairs it names; raised when
+            the training sweep has finished.
         SweepFailedError
             No checkpoint at all, or too few to compare; every failure is named.
         """
@@ -301,6 +317,7 @@ class Study:
         else:
             paths = self._train()
         self._paths, self._ran, self._result = paths, True, None
+        self._raise_on_bad_returns()
         self._result = self._compare(paths)
         return self._result
 
@@ -335,6 +352,16 @@ class Study:
         self._failures = [training(f) for f in wf.failures]
         self._skipped = [training(f) for f in wf.skipped]
         return paths
+
+    def _raise_on_bad_returns(self) -> None:
+        """A train_fn that returned no path is a bug to fix, not a training to retry."""
+        bad = [f for f in self._failures if _returned_no_path(f.error)]
+        if bad:
+            listed = "; ".join(f"({f.method}, seed {f.seed}): {f.error}" for f in bad)
+            raise TrainFnReturnError(
+                f"Study: {len(bad)} training(s) returned no checkpoint path: {listed}. Every "
+                "train_fn(seed) must save its model and return the checkpoint's path; the "
+                "trainings that were running finished first, and nothing was compared.")
 
     def _compare(self, paths: dict[str, dict[int, str]]) -> StudyResult:
         # a test needs two seeds of a method: one checkpoint alone cannot be compared

@@ -109,6 +109,8 @@ def _cells(tmp) -> dict[str, str]:
             {"acc": (0.9 if method == "mixup" else 0.8) + 0.01 * rng.standard_normal()}
             """,
         "compare": "%mushin compare runs --over seed",
+        "plan": "%mushin plan runs --over seed --test student --power 0.9",
+        "after_plan": "print(json.dumps(_mushin_plan.astype(str).to_dict('records')))",
         "after_compare": """
             c = _mushin_compare.comparisons
             print(json.dumps(c[["method_a", "method_b", "p_value"]].to_dict("records")))
@@ -249,3 +251,22 @@ def test_compare_shows_summary_and_pvalues_equal_to_scipy(run):
     (row,) = json.loads(_ok(cells["after_compare"]))
     assert {row["method_a"], row["method_b"]} == {"base", "mixup"}
     assert math.isclose(row["p_value"], reference, rel_tol=1e-9)
+
+
+def test_plan_shows_the_seed_plan_equal_to_statsmodels(run):
+    from statsmodels.stats.power import TTestIndPower
+
+    _, cells = run
+    _ok(cells["compare_sweep"])
+    _ok(cells["plan"])
+    shown = [o.data for o in cells["plan"].outputs if o.output_type == "display_data"]
+    assert "Seed plan" in "\n".join(d.get("text/markdown", "") for d in shown)
+    (row,) = json.loads(_ok(cells["after_plan"]))
+    acc = {m: np.array([(0.9 if m == "mixup" else 0.8)
+                        + 0.01 * np.random.default_rng(s).standard_normal() for s in range(6)])
+           for m in ("base", "mixup")}
+    sd = math.sqrt((acc["base"].var(ddof=1) + acc["mixup"].var(ddof=1)) / 2)
+    d = TTestIndPower().solve_power(nobs1=6, power=0.9, alpha=0.05)
+    assert math.isclose(float(row["detectable_effect"]), d * sd, rel_tol=1e-3)
+    assert row["test"] == "student" and int(row["seeds_needed"]) == 2
+

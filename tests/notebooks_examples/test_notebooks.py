@@ -49,10 +49,12 @@ TINY = {
                  "working_dir": "runs/batch"},
     "05_batch_train": {"lr": 0.1, "seed": 1, "epochs": 2},
     "06_study_builder": {"seeds": "0-1", "epochs": 1, "working_dir": "runs/builder"},
+    "07_many_methods": {"datasets": ["wine", "iris", "breast_cancer"], "seeds": 3, "reps": 200,
+                        "out": "runs/many_methods.nc"},
 }
 #: Longest first, so that two workers finish together.
 ORDER = ["05_batch", "01_quickstart", "04_krum", "06_study_builder", "02_sweeps_and_magics",
-         "03_tuning_rounds", "05_batch_train"]
+         "03_tuning_rounds", "07_many_methods", "05_batch_train"]
 
 pytestmark = pytest.mark.timeout(1200)  # the first test also waits for every notebook
 
@@ -374,3 +376,37 @@ def test_builder_study_trains_every_method_and_agrees_with_scipy(runs):
         assert (checkpoints / "module-wide_mlp" / f"seed{seed}.pt").is_file()
         expected = _scores(checkpoints / f"sgd_mlp_seed{seed}.pt")
         assert accuracy[2, seed] == pytest.approx(expected["accuracy"], abs=1e-9)
+
+
+# ----------------------------------------------------------------------------- 07 many methods
+
+
+def test_many_methods_scores_equal_scikit_learn_and_its_tables_scipy(runs):
+    import xarray as xr
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    params = TINY["07_many_methods"]
+    acc = xr.load_dataarray(runs.dir / params["out"])
+    assert acc.dims == ("method", "task", "seed") and list(acc["task"]) == params["datasets"]
+    x, y = load_wine(return_X_y=True)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.3, random_state=1, stratify=y)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x_tr, y_tr)
+    expected = float((model.predict(x_te) == y_te).mean())
+    assert float(acc.sel({"method": "logreg", "task": "wine", "seed": 1})) == expected
+    blocks = acc.mean("seed").values.T  # (task, method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        friedman = stats.friedmanchisquare(*(-blocks).T)
+    ranking = _text(_cell(runs.nb07.nb, "stats.rank_methods(acc"))
+    assert f"chi2={friedman.statistic:.4g}, p={friedman.pvalue:.4g}" in ranking
+    iqm = _text(_cell(runs.nb07.nb, "tables = {s: stats.aggregate"))
+    for m in acc["method"].values:
+        value = stats.trim_mean(acc.sel({"method": m}).values, 0.25, axis=None)
+        assert f"{m}" in iqm and f"{value:.4f}" in iqm
+    verdicts = _text(_cell(runs.nb07.nb, '"p_equivalence", "verdict"'))
+    assert any(v in verdicts for v in ("equivalent", "inconclusive", "better", "worse"))
+    assert "seeds_needed" in _text(_cell(runs.nb07.nb, "plan = result.plan"))
+

@@ -293,12 +293,15 @@ COMMANDS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "load": (("DIR",), {"out": DEFAULT_OUT}),
     "compare": (("NAME",), {"over": "seed", "by": None, "test": "welch", "alpha": 0.05,
                             "out": "_mushin_compare"}),
+    "plan": (("NAME",), {"over": "seed", "by": None, "test": "welch", "alpha": 0.05,
+                         "power": 0.8, "effect": None, "out": "_mushin_plan"}),
 }
 
 
 def parse_command(line: str) -> tuple[str, list[str], dict[str, Any]]:
-    """Parse a ``%mushin`` line: ``load DIR [--out NAME]`` or ``compare NAME [--over DIM]
-    [--by DIM] [--test NAME] [--alpha A] [--out NAME]``.
+    """Parse a ``%mushin`` line: ``load DIR [--out NAME]``, ``compare NAME [--over DIM]
+    [--by DIM] [--test NAME] [--alpha A] [--out NAME]`` or ``plan NAME`` with the options of
+    ``compare`` and ``[--power P] [--effect E]``.
 
     Returns
     -------
@@ -334,10 +337,12 @@ def parse_command(line: str) -> tuple[str, list[str], dict[str, Any]]:
                             f"{' '.join(names)}, got {len(positional)}", f"use {usage}",
                             "%mushin")
     args = [shlex.split(text)[0] if shlex.split(text) else text for _, text in positional]
-    if "alpha" in chosen:
-        try:
-            chosen["alpha"] = float(chosen["alpha"])
-        except ValueError:
-            raise bad_value("--alpha", chosen["alpha"], "a number in (0, 1)",
-                            "e.g. --alpha 0.05") from None
+    for key, hint in (("alpha", "a number in (0, 1)"), ("power", "a number in (alpha, 1)"),
+                      ("effect", "a difference in the metric's units")):
+        if key in chosen:
+            try:
+                chosen[key] = float(chosen[key])
+            except ValueError:
+                raise bad_value(f"--{key}", chosen[key], hint,
+                                f"e.g. --{key} {defaults[key] or 0.01}") from None
     return command, args, {**defaults, **chosen}
