@@ -16,6 +16,10 @@ standard deviation of the grid best's metric over 5 initialisation seeds (printe
 Training is deterministic (fixed seeds, one thread), and the script checks that the
 winner's curve, trained in three stretches from checkpoints, equals its uninterrupted
 curve from the grid.  Exits non-zero when the target is missed.
+
+``--launched`` (P4b) runs the tuning twice instead: in-process, and with each round's
+jobs on joblib with two workers; it prints the wall-time ratio (target <= 0.65) and
+checks that both rank the candidates alike.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ STEPS = 10
 ROUNDS = [4, 12, EPOCHS]
 REDUCTION = 4
 TARGET = 0.35
+LAUNCHED_TARGET = 0.65  # P4b: rounds on joblib, 2 workers, vs in-process wall time
 NOISE_SEEDS = 5
 
 
@@ -169,5 +174,43 @@ def main() -> dict[str, Any]:
             "picked": pick, "met": met}
 
 
+def launched(n_jobs: int = 2) -> dict[str, Any]:
+    """P4b: the same tuning with each round's jobs on joblib (``n_jobs`` workers) vs here.
+
+    Both runs train with one thread per process; the rankings must agree.  Printed: the
+    wall-time ratio joblib / in-process (target <= 0.65 on a 2-core machine).
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from mushin_nb.tune import tune
+    from mushin_nb.workflows import multirun
+
+    torch.set_num_threads(1)
+    trainer_cls = _trainer_class()
+    grid = {k: multirun(v) for k, v in GRID.items()}
+    walls, rankings = {}, {}
+    with threadpool_limits(1), tempfile.TemporaryDirectory() as tmp:
+        for name, kwargs in (("in-process", {}),
+                             ("joblib", {"launcher": "joblib",
+                                         "overrides": [f"hydra.launcher.n_jobs={n_jobs}"]})):
+            start = time.perf_counter()
+            results = tune(trainer_cls(), grid, rounds=ROUNDS, reduction=REDUCTION,
+                           working_dir=f"{tmp}/{name}", progress=False, **kwargs)
+            walls[name] = time.perf_counter() - start
+            rankings[name] = [(dict(c.params), c.epochs) for c in results]
+    ratio = walls["joblib"] / walls["in-process"]
+    same = rankings["joblib"] == rankings["in-process"]
+    print(f"tune rounds in-process: {walls['in-process']:6.1f} s;  on joblib ({n_jobs} "
+          f"workers): {walls['joblib']:6.1f} s;  wall-time ratio {ratio:.3f} (target <= "
+          f"{LAUNCHED_TARGET})")
+    print(f"same ranking and epochs: {'yes' if same else 'no'}")
+    met = same and ratio <= LAUNCHED_TARGET
+    print(f"P4b {'met' if met else 'MISSED'}")
+    return {"walls": walls, "ratio": ratio, "same": same, "met": met}
+
+
 if __name__ == "__main__":
+    if "--launched" in sys.argv[1:]:
+        sys.exit(0 if launched()["met"] else 1)
     sys.exit(0 if main()["met"] else 1)

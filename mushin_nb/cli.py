@@ -68,7 +68,8 @@ def _batch(args: argparse.Namespace) -> int:
     workflow = sweep_notebook(args.notebook, parse_parameters(args.param),
                               working_dir=args.working_dir, jobs=args.jobs,
                               kernel_name=args.kernel, resume=args.resume,
-                              timeout=args.timeout, progress=args.progress)
+                              timeout=args.timeout, progress=args.progress,
+                              launcher=args.launcher, gpus_per_job=args.gpus_per_job)
     if args.output:
         save_netcdf(workflow.to_xarray(), args.output)
     failures = workflow.failures
@@ -144,6 +145,10 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--no-resume", dest="resume", action="store_false",
                        help="re-run every job even if already done")
     batch.add_argument("--timeout", type=float, help="seconds one cell may run")
+    batch.add_argument("--launcher", help="Hydra launcher: joblib, ray, submitit_slurm... "
+                                          "(default: in-process)")
+    batch.add_argument("--gpus-per-job", type=float, metavar="N",
+                       help="GPUs per notebook (launcher ray or submitit_*; 0.5 shares one)")
     batch.add_argument("--no-progress", dest="progress", action="store_false",
                        help="no live progress bar")
     batch.set_defaults(run=_batch)

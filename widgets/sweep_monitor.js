@@ -215,6 +215,8 @@ function render({ model, el }) {
     head.append(close);
     detail.replaceChildren(head);
     if (error) detail.append(h("pre", code === "f" ? "mnb-error" : "mnb-reason", error));
+    const devices = (model.get("devices") || {})[String(selected)];
+    if (devices) detail.append(h("div", "mnb-devices", `devices: ${devices}`));
     detail.hidden = false;
   }
 
@@ -309,6 +311,7 @@ function render({ model, el }) {
     "change:statuses": () => schedule("grid", "head", "running", "detail"),
     "change:progress": () => { running_ = null; schedule("grid", "running"); },
     "change:errors": () => { shown = ""; schedule("grid", "detail"); },
+    "change:devices": () => schedule("detail"),
     "change:elapsed": () => { stamp = performance.now(); schedule("head"); },
     "change:eta": () => schedule("head"),
     "change:finished": () => schedule("head"),

@@ -226,7 +226,7 @@ def _check_kernel(kernel_name: Any, nb: Mapping[str, Any], nb_path: Path) -> tup
     return name, str(language)
 
 
-def _check_options(jobs: Any, timeout: Any, launcher: Any
+def _check_options(jobs: Any, timeout: Any, launcher: Any, gpus_per_job: Any = None
                    ) -> tuple[str | None, list[str], int]:
     """Check the options; return the launcher, its overrides and the in-process threads."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -242,6 +242,10 @@ def _check_options(jobs: Any, timeout: Any, launcher: Any
     if jobs > 1 and launcher not in (None, "joblib"):
         raise bad_value("jobs", jobs, f"1 when launcher={launcher!r} is given",
                         "leave jobs=1; that launcher's own settings decide parallelism")
+    if gpus_per_job is not None and launcher is None and jobs > 1:
+        raise bad_value("jobs", jobs, "1 when gpus_per_job is given in-process",
+                        "leave jobs=1 (notebooks take the visible GPU one at a time), or "
+                        "pass launcher='ray' to run one notebook per GPU at once")
     if launcher is None:  # each job's kernel is its own process: threads only wait on them
         return None, [], jobs
     # joblib's own default is every core; `jobs` is what the caller asked for
@@ -249,8 +253,8 @@ def _check_options(jobs: Any, timeout: Any, launcher: Any
 
 
 def _sweep(path: Any, parameters: Any, *, working_dir: Any, jobs: Any, kernel_name: Any,
-           resume: bool, timeout: Any, launcher: Any, progress: Any, strict: bool
-           ) -> MultiRunMetricsWorkflow:
+           resume: bool, timeout: Any, launcher: Any, progress: Any, strict: bool,
+           gpus_per_job: Any = None) -> MultiRunMetricsWorkflow:
     """Validate everything, then run the sweep (one level below both public functions)."""
     from mushin_nb.workflows import hydra_list, multirun, sweep
 
@@ -260,12 +264,13 @@ def _sweep(path: Any, parameters: Any, *, working_dir: Any, jobs: Any, kernel_na
     params = _check_parameters(parameters, known, strict, multirun)
     params = {k: hydra_list(v) if isinstance(v, list) and not isinstance(v, multirun) else v
               for k, v in params.items()}  # a fixed list is one value, not a sweep
-    launcher, overrides, threads = _check_options(jobs, timeout, launcher)
+    launcher, overrides, threads = _check_options(jobs, timeout, launcher, gpus_per_job)
     kernel, language = _check_kernel(kernel_name, nb, nb_path)
     task = NotebookJob(nb_path, kernel, timeout, language=language)
     return sweep(task, params, working_dir=working_dir, launcher=launcher,
                  overrides=overrides, resume=resume, raise_on_failure=False,
-                 progress=progress, title=f"batch {nb_path.name}", threads=threads)
+                 progress=progress, title=f"batch {nb_path.name}", threads=threads,
+                 gpus_per_job=gpus_per_job)
 
 
 def sweep_notebook(
@@ -280,6 +285,7 @@ def sweep_notebook(
     launcher: str | None = None,
     progress: bool | Any = True,
     strict: bool = True,
+    gpus_per_job: float | None = None,
 ) -> MultiRunMetricsWorkflow:
     """Run a parameterized notebook as a sweep; return the workflow (see :func:`run_notebook`).
 
@@ -289,7 +295,7 @@ def sweep_notebook(
     """
     return _sweep(path, parameters, working_dir=working_dir, jobs=jobs,
                   kernel_name=kernel_name, resume=resume, timeout=timeout, launcher=launcher,
-                  progress=progress, strict=strict)
+                  progress=progress, strict=strict, gpus_per_job=gpus_per_job)
 
 
 def run_notebook(
@@ -304,6 +310,7 @@ def run_notebook(
     launcher: str | None = None,
     progress: bool | Any = True,
     strict: bool = True,
+    gpus_per_job: float | None = None,
 ) -> xarray.Dataset:
     """Run a parameterized notebook as a sweep and gather its recorded values.
 
@@ -342,6 +349,9 @@ def run_notebook(
         Live progress: a widget in Jupyter, a text bar elsewhere; False for none.
     strict : bool
         Unknown parameter names raise (True) or warn and are injected anyway (False).
+    gpus_per_job : int or float, optional
+        GPUs per notebook, placed by the launcher (``"ray"``, ``"submitit_*"``); with
+        no launcher, notebooks run one at a time (``jobs=1``) on the visible device.
 
     Returns
     -------
@@ -362,4 +372,4 @@ def run_notebook(
     """
     return _sweep(path, parameters, working_dir=working_dir, jobs=jobs,
                   kernel_name=kernel_name, resume=resume, timeout=timeout, launcher=launcher,
-                  progress=progress, strict=strict).to_xarray()
+                  progress=progress, strict=strict, gpus_per_job=gpus_per_job).to_xarray()

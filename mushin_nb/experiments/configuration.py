@@ -19,7 +19,9 @@ class Configuration(Mapping):
     Parameters
     ----------
     device : str or torch.device, optional
-        Where tensors live; ``None`` picks ``"cuda"`` when available, else ``"cpu"``.
+        Where tensors live; ``None`` picks the job's device: its first GPU (``"cuda"``;
+        in a sweep job with ``gpus_per_job``, Ray or SLURM set ``CUDA_VISIBLE_DEVICES``
+        to the job's own GPUs, so that is the GPU the job was given), else ``"cpu"``.
         A CUDA device asked for on a machine without CUDA falls back to the CPU with
         a warning.
     dtype : torch.dtype, optional

@@ -66,7 +66,7 @@ class MushinMagics(Magics):
         ds = cellsweep.run_cell_sweep(
             self.shell.transform_cell(cell), params, namespace=namespace, out=options.out,
             working_dir=options.working_dir, launcher=options.launcher, resume=options.resume,
-            raise_on_failure=options.raise_on_failure)
+            raise_on_failure=options.raise_on_failure, gpus_per_job=options.gpus_per_job)
         display(ds)
 
 

@@ -65,11 +65,12 @@ class SweepMonitor(WatchMixin, _JobState, anywidget.AnyWidget):
 
     Attributes
     ----------
-    labels, statuses, errors, metrics, metric, curve, progress, done, failed, skipped,
-    running, elapsed, eta, finished, ok
+    labels, statuses, errors, devices, metrics, metric, curve, progress, done, failed,
+    skipped, running, elapsed, eta, finished, ok
         The synced state, as of the last sync (:meth:`flush` forces one).  ``statuses``
         holds one character per job (see :data:`STATUS_CODES`); ``errors`` maps the job
         index (as a string) to its error text (or, for a skipped job, its reason);
+        ``devices`` maps it to the devices the job saw (``"gpu:1"``), shown in its detail;
         ``curve`` maps metric -> job -> ``[[x, y]]``;
         ``progress`` is the running jobs' ``[step, total]`` as JSON text.
     steps, totals
@@ -100,6 +101,7 @@ class SweepMonitor(WatchMixin, _JobState, anywidget.AnyWidget):
     # running jobs only, as JSON text {"<index>": [step, total]}: small whatever the sweep
     progress = t.Unicode("{}").tag(sync=True)
     errors = t.Dict().tag(sync=True)
+    devices = t.Dict().tag(sync=True)
     metrics = t.List(t.Unicode()).tag(sync=True)
     metric = t.Unicode("").tag(sync=True)
     # one JSON text on the wire, built from per-series pieces (see _curve_to_json)
@@ -138,6 +140,7 @@ class SweepMonitor(WatchMixin, _JobState, anywidget.AnyWidget):
         self._steps: list[int | None] = []
         self._totals: list[int | None] = []
         self._errors: dict[str, str] = {}
+        self._devices: dict[str, str] = {}
         self._series: dict[str, dict[int, _Series]] = {}
         self._recent: dict[int, None] = {}  # jobs by last report, oldest first
         self._newest = -1
@@ -163,6 +166,7 @@ class SweepMonitor(WatchMixin, _JobState, anywidget.AnyWidget):
             self._codes = bytearray(b"q" * self._n)
             self._steps, self._totals = [None] * self._n, [None] * self._n
             self._errors, self._series, self._recent, self._newest = {}, {}, {}, -1
+            self._devices = {}
             self._t0, self._started = time.monotonic(), True
             self._steps_dirty = self._curve_dirty = True
             with self.hold_sync():  # labels and first state in one message
@@ -208,6 +212,12 @@ class SweepMonitor(WatchMixin, _JobState, anywidget.AnyWidget):
             if status == "done" and self._totals[i] is not None:
                 self._steps[i] = self._totals[i]
                 self._steps_dirty = True
+            self._touch()
+
+    def job_devices(self, index: int, devices: Sequence[str]) -> None:
+        """Record the devices job ``index`` saw (``["gpu:1"]``); its detail shows them."""
+        with self._lock:
+            self._devices[str(self._check(index))] = ", ".join(map(str, devices))
             self._touch()
 
     def close(self, ok: bool = True) -> None:
@@ -342,6 +352,8 @@ class SweepMonitor(WatchMixin, _JobState, anywidget.AnyWidget):
             self.eta = self._eta(elapsed, codes)
             if len(self._errors) != len(self.errors):
                 self.errors = dict(self._errors)
+            if len(self._devices) != len(self.devices):
+                self.devices = dict(self._devices)
             if self._steps_dirty:
                 self.progress = self._progress_json(codes)
                 self._steps_dirty = False

@@ -83,6 +83,10 @@ class Study:
         train_fns must then be picklable. Default: in-process.
     progress : bool or sink
         Live progress of the trainings (see :func:`mushin_nb.progress.sweep_progress`).
+    gpus_per_job : int or float, optional
+        GPUs per training, placed by the launcher (``launcher="ray"``: one training per
+        GPU at once; in-process: one after another on the visible device).  See
+        :func:`mushin_nb.workflows.sweep`.
 
     Attributes
     ----------
@@ -150,7 +154,11 @@ class Study:
         reference: str | None = None,
         progress: bool | Any = True,
         margin: float | None = None,
+        gpus_per_job: float | None = None,
     ) -> None:
+        from mushin_nb.workflows import check_gpus_per_job
+
+        self.gpus_per_job = check_gpus_per_job(gpus_per_job, launcher)
         self._slugs = _check_methods(methods)
         self.methods = dict(methods)
         self.seeds = _check_seeds(seeds)
@@ -337,7 +345,8 @@ class Study:
         params = {"method": multirun(list(names)), "seed": multirun(self.seeds)}
         self.workflow = wf = sweep(
             job, params, working_dir=sweep_dir, launcher=self.launcher, resume=True,
-            progress=self.progress, title=f"Study: {' vs '.join(self.methods)}")
+            gpus_per_job=getattr(self, "gpus_per_job", None), progress=self.progress,
+            title=f"Study: {' vs '.join(self.methods)}")
         paths: dict[str, dict[int, str]] = {name: {} for name in self.methods}
         for cfg, path in zip(wf.cfgs, wf.metrics.get("checkpoint", [None] * len(wf.cfgs))):
             if isinstance(path, str) and cfg is not None:

@@ -1,38 +1,33 @@
 """``tune()``: train every candidate a little, give the rest of the budget to the best.
 
-All bookkeeping (records, checkpoints, selections, progress, errors) lives here; the
-trainer only trains.  State is re-read from the working directory on every call, so a
-killed tuning resumes from its last finished epoch and a finished one trains nothing.
+This module checks the arguments, opens the working directory and its state, and hands
+the jobs to :class:`~mushin_nb.tune._session.Session`, which does the bookkeeping.  State
+is re-read from the working directory on every call, so a killed tuning resumes from its
+last finished epoch and a finished one trains nothing.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import pickle
-import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from types import MappingProxyType
 from typing import Any
 
 from mushin_nb.errors import (
-    MushinKeyError,
     MushinTypeError,
-    MushinValueError,
     bad_value,
-    describe,
 )
-from mushin_nb.progress import job_context, report, sweep_progress
-from mushin_nb.tune._params import Params, check_no_seed, expand_params, jsonable
-from mushin_nb.tune._results import Candidate, Epoch, Run, TuneResults
-from mushin_nb.tune._schedule import Rounds, advancing, check_reduction, parse_rounds, rank_key
-from mushin_nb.tune._store import Store, open_working_dir, write_atomically
-from mushin_nb.tune._trainer import Checkpoint, EpochTrainer, SimpleTrainer
+from mushin_nb.progress import sweep_progress
+from mushin_nb.tune._launched import check_launch
+from mushin_nb.tune._params import check_no_seed, expand_params, jsonable
+from mushin_nb.tune._results import TuneResults
+from mushin_nb.tune._schedule import Rounds, check_reduction, parse_rounds
+from mushin_nb.tune._session import Session
+from mushin_nb.tune._store import Store, open_working_dir
+from mushin_nb.tune._trainer import EpochTrainer, SimpleTrainer
 
 __all__ = ["tune"]
 
@@ -52,6 +47,9 @@ def tune(
     progress: Any = True,
     n: int | None = None,
     seed: Any = None,
+    launcher: str | None = None,
+    overrides: Sequence[str] | None = None,
+    gpus_per_job: float | None = None,
 ) -> TuneResults:
     """Tune ``trainer`` over ``params``: investment rounds for epochs, one fit otherwise.
 
@@ -90,6 +88,15 @@ def tune(
         candidate and seed.  See :func:`mushin_nb.progress.sweep_progress`.
     n, seed : int, optional
         Number of random draws and their seed, when ``params`` holds distributions.
+    launcher : str, optional
+        ``None`` trains in this process, one job after another.  A sweep launcher
+        (``"joblib"``, ``"ray"``, ``"submitit_slurm"``...) runs each round's jobs as one
+        sweep in ``<working_dir>/rounds/<round>``, in parallel; records, checkpoints,
+        resume and ranking are the same.  The trainer is cloned with cloudpickle.
+    overrides : list of str, optional
+        Hydra overrides for the launcher, e.g. ``["hydra.launcher.n_jobs=2"]``.
+    gpus_per_job : int or float, optional
+        GPUs per job, placed by the launcher (see :func:`mushin_nb.workflows.sweep`).
 
     Returns
     -------
@@ -115,6 +122,7 @@ def tune(
     """
     kind = _kind(trainer)
     metric = _metric(trainer)
+    launch = check_launch(launcher, overrides, gpus_per_job)
     schedule = _check_rounds(kind, rounds)
     reduction = check_reduction(reduction)
     seed_list = _check_seeds(seeds)
@@ -122,15 +130,18 @@ def tune(
     if seed_list is not None:
         check_no_seed(candidates)
     clone = _pickled(trainer)
+    blob = _cloudpickled(trainer) if launch is not None else b""
     spec = {"format": _FORMAT, "kind": kind, "metric": metric,
             "rounds": schedule.to_json() if schedule else None, "reduction": reduction,
             "seeds": seed_list, "candidates": [jsonable(c) for c in candidates]}
     store = Store(open_working_dir(working_dir))
     info = {"trainer": f"{type(trainer).__module__}.{type(trainer).__qualname__}"}
     state = _open_state(store, spec, info, working_dir)
-    session = _Session(clone, dataset, metric, schedule, reduction, seed_list, candidates,
+    session = Session(clone, dataset, metric, schedule, reduction, seed_list, candidates,
                        store, state, bool(passthrough_errors))
-    session.run(sweep_progress(progress))
+    if launch is not None:
+        session.launched(launch, blob, progress)
+    session.run(sweep_progress(False if launch is not None else progress))
     return session.results(kind)
 
 
@@ -219,6 +230,19 @@ def _pickled(trainer: Any) -> Callable[[], Any]:
     return lambda: _Unpickler(io.BytesIO(blob), classes).load()
 
 
+def _cloudpickled(trainer: Any) -> bytes:
+    """The trainer for other processes: classes from notebooks and tests travel by value."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(trainer)
+    except Exception as exc:
+        raise bad_value("trainer", trainer, "pickleable with cloudpickle when a launcher is "
+                        "given (it is sent to other processes)",
+                        f"load data and models in load_dataset or create_model (cloudpickle "
+                        f"said: {type(exc).__name__}: {exc})", cls=MushinTypeError) from exc
+
+
 def _same(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
@@ -240,289 +264,3 @@ def _open_state(store: Store, spec: dict[str, Any], info: dict[str, Any], workin
                 "pass a new working_dir, or the same params, rounds, seeds, reduction and "
                 "metric to resume")
     return stored
-
-
-@dataclass
-class _Job:
-    """One candidate on one seed: the unit of training, of records and of progress."""
-
-    index: int
-    candidate: int
-    seed: int | None
-    name: str
-    params: Params
-    record: dict[str, Any]
-    ended: bool = False
-    started: bool = False
-
-    @property
-    def failed(self) -> bool:
-        return self.record["error"] is not None
-
-    @property
-    def epochs(self) -> int:
-        return len(self.record["epochs"])
-
-    @property
-    def seconds(self) -> float:
-        return math.fsum(e["seconds"] for e in self.record["epochs"])
-
-
-def _label(index: int, params: Mapping[str, Any], seed: int | None) -> str:
-    shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                      for k, v in params.items() if k != "create_model")
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return f"#{index} {shown}" + ("" if seed is None else f" seed={seed}")
-
-
-class _Session:
-    """One call of tune(): the jobs, the lazily prepared trainer clone, and the rounds."""
-
-    def __init__(self, clone: Callable[[], Any], dataset: Any, metric: str, schedule: Rounds | None,
-                 reduction: float, seeds: list[int] | None, candidates: list[dict[str, Any]],
-                 store: Store, state: dict[str, Any], passthrough: bool) -> None:
-        self.clone, self.dataset, self.metric = clone, dataset, metric
-        self.schedule, self.reduction, self.store, self.state = schedule, reduction, store, state
-        self.seeds, self.candidates, self.passthrough = seeds, candidates, passthrough
-        self.trainer: Any = None
-        self.sink: Any = None
-        self.round = 0
-        self.jobs: list[_Job] = []
-        for c, cand in enumerate(candidates):
-            for s in (seeds if seeds is not None else [None]):
-                name = f"c{c:04d}" if s is None else f"c{c:04d}-seed{s}"
-                record = store.load_record(name) or {
-                    "candidate": c, "seed": s, "params": jsonable(cand), "epochs": [],
-                    "error": None}
-                job_params = Params(cand if s is None else {**cand, "seed": s})
-                self.jobs.append(_Job(len(self.jobs), c, s, name, job_params, record))
-
-    # -- bookkeeping -----------------------------------------------------------------------
-
-    def jobs_of(self, candidate: int) -> list[_Job]:
-        per = len(self.seeds) if self.seeds is not None else 1
-        return self.jobs[candidate * per:(candidate + 1) * per]
-
-    def failed(self, candidate: int) -> bool:
-        return any(job.failed for job in self.jobs_of(candidate))
-
-    def end(self, job: _Job, status: str, error: str | None = None) -> None:
-        if not job.ended:
-            job.ended = True
-            self.sink.job_end(job.index, status, error)
-
-    def prepared(self) -> Any:
-        """The trainer clone, with its dataset loaded on first use (never when all is done)."""
-        if self.trainer is None:
-            trainer = self.clone()
-            trainer.load_dataset(self.dataset)
-            self.trainer = trainer
-        return self.trainer
-
-    def attempt(self, job: _Job, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
-        """Run user code for ``job``; an exception fails the candidate unless passed through."""
-        try:
-            return True, fn(*args)
-        except Exception as exc:
-            if self.passthrough:
-                raise
-            self.fail(job, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-            return False, None
-
-    def fail(self, job: _Job, message: str, trace: str | None = None) -> None:
-        job.record["error"] = {"message": message, "traceback": trace}
-        self.store.save_record(job.name, job.record)
-        self.end(job, "failed", message)
-        for sibling in self.jobs_of(job.candidate):  # one failed seed fails the candidate
-            self.end(sibling, "done" if sibling.epochs else "skipped")
-
-    def checked(self, values: Any, where: str) -> dict[str, float]:
-        """The metric dict a trainer returned, as floats; contract violations raise at once."""
-        if not isinstance(values, Mapping):
-            raise bad_value(f"{where} return value", values, "a dict of metric values",
-                            f"return e.g. {{{self.metric!r}: 0.9}}", cls=MushinTypeError)
-        if self.metric not in values:
-            raise MushinKeyError(
-                f"`{where}` must return the tuned metric {self.metric!r} (trainer.metric), "
-                f"got keys {sorted(map(str, values))}. Fix: add {self.metric!r} to the "
-                f"returned dict, or set the trainer's metric to one of these keys.")
-        out = {}
-        for key, value in values.items():
-            try:
-                out[str(key)] = float(value)
-            except (TypeError, ValueError, RuntimeError):
-                raise bad_value(f"{where}[{key!r}]", value, "a number (float, int, 0-d array)",
-                                "return scalar metric values", cls=MushinTypeError) from None
-        return out
-
-    def finite(self, job: _Job, values: dict[str, float], where: str) -> bool:
-        """A non-finite tuned metric fails the candidate (or raises with passthrough_errors)."""
-        value = values[self.metric]
-        if math.isfinite(value):
-            return True
-        error = MushinValueError(
-            f"`{where}` must return a finite {self.metric!r}, got {describe(value)}. Fix: "
-            "the training diverged or the metric is undefined; this candidate ranks last.")
-        if self.passthrough:
-            raise error
-        self.fail(job, f"MushinValueError: {error}")
-        return False
-
-    def add_epoch(self, job: _Job, values: dict[str, float], start: float, seconds: float
-                  ) -> None:
-        job.record["epochs"].append({"epoch": job.epochs, "metrics": values, "start": start,
-                                     "seconds": seconds})
-        self.store.save_record(job.name, job.record)
-        report(step=job.epochs, total=self.schedule.total(self.round) if self.schedule else 1,
-               **{k: v for k, v in values.items() if k not in {"step", "total"}})
-
-    def save_checkpoint(self, job: _Job, save: Callable[[Checkpoint], None],
-                        epoch: int | None) -> bool:
-        path = self.store.checkpoint_path(job.name, epoch)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ok, _ = self.attempt(job, write_atomically, path, lambda tmp: save(Checkpoint(tmp)))
-        return ok
-
-    # -- running ---------------------------------------------------------------------------
-
-    def run(self, sink: Any) -> None:
-        self.sink = sink
-        labels = [_label(j.candidate, j.params if j.seed is None else
-                         {k: v for k, v in j.params.items() if k != "seed"}, j.seed)
-                  for j in self.jobs]
-        sink.start(labels, title=f"tune {len(self.candidates)} candidates")
-        ok = False
-        try:
-            if self.schedule is None:
-                self.run_simple()
-            else:
-                self.run_rounds()
-            ok = not any(job.failed for job in self.jobs)
-        finally:
-            sink.close(ok=ok)
-
-    def run_simple(self) -> None:
-        self.round = 0
-        if not self.state["selections"]:
-            self.state["selections"] = [list(range(len(self.candidates)))]
-            self.store.save_state(self.state)
-        for job in self.jobs:
-            if job.failed or self.failed(job.candidate):
-                self.end(job, "failed" if job.failed else "skipped",
-                         job.record["error"]["message"] if job.failed else None)
-            elif job.epochs:
-                self.end(job, "skipped")
-            else:
-                self.fit(job)
-                self.end(job, "done")
-
-    def fit(self, job: _Job) -> None:
-        trainer = self.prepared()
-        self.sink.job_start(job.index)
-        with job_context(job.index, self.store.job_dir(job.name), self.sink):
-            start, t0 = time.time(), time.perf_counter()
-            ok, out = self.attempt(job, trainer.train, job.params)
-            seconds = time.perf_counter() - t0
-            if not ok:
-                return
-            if not (isinstance(out, tuple) and len(out) == 2):
-                raise bad_value("train() return value", out, "a tuple (model, metric_values)",
-                                "end train() with `return model, {'accuracy': acc}`",
-                                cls=MushinTypeError)
-            model, values = out[0], self.checked(out[1], "train()")
-            if not self.finite(job, values, "train()"):
-                return
-            if self.save_checkpoint(job, lambda ckpt: trainer.save(ckpt, model), None):
-                self.add_epoch(job, values, start, seconds)
-
-    def run_rounds(self) -> None:
-        assert self.schedule is not None
-        selections: list[list[int]] = self.state["selections"]
-        if not selections:
-            selections.append(list(range(len(self.candidates))))
-            self.store.save_state(self.state)
-        last = len(self.schedule.budgets) - 1
-        self.round = len(selections) - 1
-        self.announce_finished(selections, last)
-        while True:
-            for c in selections[self.round]:
-                for job in self.jobs_of(c):
-                    if self.failed(c):
-                        break
-                    if not self.schedule.reached(self.round, job.epochs, job.seconds):
-                        self.train_round(job)
-            if self.round == last:
-                break
-            entrants = selections[self.round]
-            ranked = sorted(entrants, key=lambda c: self.rank(c))
-            keep = advancing(len(entrants), self.reduction)
-            selections.append(sorted(ranked[:keep]))
-            self.store.save_state(self.state)
-            for c in ranked[keep:]:
-                for job in self.jobs_of(c):
-                    self.end(job, "done")
-            self.round += 1
-        for job in self.jobs:
-            self.end(job, "done")
-
-    def announce_finished(self, selections: list[list[int]], last: int) -> None:
-        """On resume, close the jobs that earlier calls already finished."""
-        current = set(selections[-1])
-        complete = len(selections) - 1 == last
-        for job in self.jobs:
-            if job.failed:
-                self.end(job, "failed", job.record["error"]["message"])
-            elif self.failed(job.candidate) or job.candidate not in current or (
-                    complete and self.schedule.reached(last, job.epochs, job.seconds)):
-                self.end(job, "skipped")
-
-    def rank(self, c: int) -> tuple[Any, ...]:
-        cand = self.candidate(c)
-        return rank_key(c, cand.metric_value, cand.failed)
-
-    def train_round(self, job: _Job) -> None:
-        """Train ``job`` up to this round's budget, continuing from its last checkpoint."""
-        assert self.schedule is not None
-        trainer = self.prepared()
-        if not job.started:
-            job.started = True
-            self.sink.job_start(job.index)
-        with job_context(job.index, self.store.job_dir(job.name), self.sink):
-            if job.epochs == 0:
-                ok, _ = self.attempt(job, trainer.create_model, job.params)
-            else:
-                ckpt = Checkpoint(self.store.checkpoint_path(job.name, job.epochs - 1))
-                ok, _ = self.attempt(job, trainer.load, ckpt, job.params)
-            while ok and not self.schedule.reached(self.round, job.epochs, job.seconds):
-                epoch = job.epochs
-                start, t0 = time.time(), time.perf_counter()
-                ok, values = self.attempt(job, trainer.train_epoch, epoch)
-                seconds = time.perf_counter() - t0
-                if not ok:
-                    break
-                values = self.checked(values, "train_epoch()")
-                ok = (self.finite(job, values, "train_epoch()")
-                      and self.save_checkpoint(job, trainer.save, epoch))
-                if ok:
-                    self.add_epoch(job, values, start, seconds)
-
-    # -- results ---------------------------------------------------------------------------
-
-    def candidate(self, c: int) -> Candidate:
-        selections = self.state["selections"]
-        reached = max((r for r, entrants in enumerate(selections) if c in entrants), default=0)
-        runs = []
-        for job in self.jobs_of(c):
-            epochs = tuple(Epoch(e["epoch"], MappingProxyType(e["metrics"]),
-                                 timedelta(seconds=e["seconds"]),
-                                 self.store.checkpoint_path(
-                                     job.name, e["epoch"] if self.schedule else None))
-                           for e in job.record["epochs"])
-            error = job.record["error"] or {}
-            runs.append(Run(job.seed, epochs, error.get("message"), error.get("traceback")))
-        return Candidate(c, Params(self.candidates[c]), reached, tuple(runs), self.metric)
-
-    def results(self, kind: str) -> TuneResults:
-        return TuneResults([self.candidate(c) for c in range(len(self.candidates))],
-                           metric=self.metric, working_dir=self.store.root, seeds=self.seeds,
-                           kind=kind)

@@ -10,6 +10,7 @@ from mushin_nb.errors import JobSkipped
 from mushin_nb.workflows._base_workflow import BaseWorkflow, Failure
 from mushin_nb.workflows._metrics_workflow import MultiRunMetricsWorkflow, load_from_dir
 from mushin_nb.workflows._multirun import hydra_list, multirun
+from mushin_nb.workflows._placement import check_gpus_per_job, visible_devices
 from mushin_nb.workflows._robustness_curve import RobustnessCurve
 from mushin_nb.workflows._sweep import sweep
 
@@ -19,8 +20,10 @@ __all__ = [
     "JobSkipped",
     "MultiRunMetricsWorkflow",
     "RobustnessCurve",
+    "check_gpus_per_job",
     "hydra_list",
     "load_from_dir",
     "multirun",
     "sweep",
+    "visible_devices",
 ]

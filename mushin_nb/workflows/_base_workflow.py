@@ -304,6 +304,7 @@ class BaseWorkflow:
         raise_on_failure: bool = False,
         progress: Any = True,
         title: str | None = None,
+        gpus_per_job: float | None = None,
         **workflow_overrides: Any,
     ) -> None:
         """Run the sweep: every combination of the ``multirun`` values, one job each.
@@ -342,6 +343,10 @@ class BaseWorkflow:
             Live progress: a widget in notebooks, a text bar elsewhere.
         title : str, optional
             Title of the progress display.
+        gpus_per_job : int or float, optional
+            GPUs each job gets: Ray's ``num_gpus`` (``launcher="ray"``), submitit's GPUs
+            per task; in-process, jobs take the visible device one at a time.  joblib
+            cannot place GPUs (an error).  Each job's record lists its ``devices``.
         **workflow_overrides
             Parameters: ``multirun([...])`` values are swept, others fixed.
             ``hydra_list([...])`` passes a list as one value.  A ``str`` is Hydra
@@ -352,7 +357,8 @@ class BaseWorkflow:
                      pre_task_fn_wrapper=pre_task_fn_wrapper, version_base=version_base,
                      to_dictconfig=to_dictconfig, config_name=config_name, job_name=job_name,
                      with_log_configuration=with_log_configuration, resume=resume,
-                     raise_on_failure=raise_on_failure, progress=progress, title=title)
+                     raise_on_failure=raise_on_failure, progress=progress, title=title,
+                     gpus_per_job=gpus_per_job)
 
     def _launch(self, params: Mapping[str, Any], *, working_dir: Any = None,
                 sweeper: str | None = None, launcher: str | None = None,
@@ -361,7 +367,8 @@ class BaseWorkflow:
                 to_dictconfig: bool = False, config_name: str = "rai_workflow",
                 job_name: str = "rai_workflow", with_log_configuration: bool = True,
                 resume: bool = True, raise_on_failure: bool = False, progress: Any = True,
-                title: str | None = None, threads: int = 1) -> None:
+                title: str | None = None, threads: int = 1,
+                gpus_per_job: float | None = None) -> None:
         self._check_static()
         if overrides is not None and (isinstance(overrides, str) or not all(
                 isinstance(o, str) for o in overrides)):
@@ -375,7 +382,8 @@ class BaseWorkflow:
             working_dir=working_dir, launcher=launcher, sweeper=sweeper,
             version_base=version_base, to_dictconfig=to_dictconfig, config_name=config_name,
             job_name=job_name, with_log_configuration=with_log_configuration, resume=resume,
-            progress=progress, title=title, plain=self._plain_params, threads=threads)
+            progress=progress, title=title, plain=self._plain_params, threads=threads,
+            gpus_per_job=gpus_per_job)
         result = execute(spec)
         self._adopt(result, job_name)
         self.jobs_post_process()

@@ -22,6 +22,7 @@ from typing import Any
 
 from mushin_nb.errors import MushinValueError
 from mushin_nb.progress import job_context
+from mushin_nb.workflows._claims import Claims, settle, take
 from mushin_nb.workflows._jobs import JobOutcome, SweepSpec, finish, run_job_body, tell_end
 from mushin_nb.workflows._multirun import param_name, parse_override
 from mushin_nb.workflows._plan import set_sweep_dir
@@ -282,7 +283,7 @@ def _in_dir(path: Path, enabled: bool) -> Iterator[None]:
 
 
 def run_fast(spec: SweepSpec, fast: FastJobs, pending: list[JobOutcome], sink: Any,
-              chdir: bool) -> None:
+             chdir: bool, claims: Claims) -> None:
     """Run the ``pending`` jobs here: in turn, or in threads when ``spec.threads > 1``."""
     from hydra.core.utils import env_override
     from omegaconf import OmegaConf
@@ -291,14 +292,15 @@ def run_fast(spec: SweepSpec, fast: FastJobs, pending: list[JobOutcome], sink: A
     env_set = dict(OmegaConf.to_container(master.hydra.job.env_set, resolve=True) or {})
     if spec.threads > 1 and len(pending) > 1:
         with env_override(env_set) if env_set else contextlib.nullcontext():
-            _run_threads(spec, fast, pending, sink)
+            _run_threads(spec, fast, pending, sink, claims)
         return
     fmt = OmegaConf.select(master, "hydra.job_logging.formatters.simple.format", default=None)
     log_name = f"{master.hydra.job.name}.log"
     # the working directory is the whole process's: a sweep run from a background thread
     # (a notebook widget's run) must not move the kernel's under the user's feet
     on_main = threading.current_thread() is threading.main_thread()
-    for job in pending:
+
+    def one(job: JobOutcome) -> None:
         cfg = job.cfg if job.cfg is not None else fast.task_cfg(job.overrides)
         job.cfg = cfg
         hydra_yaml = fast.enter_job(job.num, job.overrides, job.job_dir)
@@ -313,8 +315,17 @@ def run_fast(spec: SweepSpec, fast: FastJobs, pending: list[JobOutcome], sink: A
             stack.enter_context(job_context(job.index, job.job_dir, sink))
             record = run_job_body(spec.body, cfg, job.job_dir, job.num, job.overrides,
                                   write_events=False, fresh=not job.existed)
+        claims.release(job.job_dir)
         finish(job, record)
         tell_end(sink, job)
+
+    elsewhere = []
+    for job in pending:
+        if take(job, claims, sink):
+            one(job)
+        elif not job.ran:
+            elsewhere.append(job)
+    settle(elsewhere, claims, one, sink)
 
 
 class _LockedSink:
@@ -338,7 +349,7 @@ class _LockedSink:
 
 
 def _run_threads(spec: SweepSpec, fast: FastJobs, pending: list[JobOutcome],
-                 sink: Any) -> None:
+                 sink: Any, claims: Claims) -> None:
     """Run up to ``spec.threads`` jobs at once in threads of this process, in job order.
 
     The process-wide state a job would change (cwd, root logger, ``os.environ``,
@@ -350,7 +361,13 @@ def _run_threads(spec: SweepSpec, fast: FastJobs, pending: list[JobOutcome],
     locked = _LockedSink(sink)
     prepare = threading.Lock()  # FastJobs renders one job's files at a time
 
-    def one(job: JobOutcome) -> None:
+    elsewhere: list[JobOutcome] = []
+
+    def one(job: JobOutcome, settling: bool = False) -> None:
+        if not settling and not take(job, claims, locked):
+            if not job.ran:
+                elsewhere.append(job)
+            return
         with prepare:
             cfg = job.cfg if job.cfg is not None else fast.task_cfg(job.overrides)
             job.cfg = cfg
@@ -361,6 +378,7 @@ def _run_threads(spec: SweepSpec, fast: FastJobs, pending: list[JobOutcome],
         with job_context(job.index, job.job_dir, locked):
             record = run_job_body(spec.body, cfg, job.job_dir, job.num, job.overrides,
                                   write_events=False, fresh=not job.existed, set_env=False)
+        claims.release(job.job_dir)
         finish(job, record)
         tell_end(locked, job)
 
@@ -374,6 +392,7 @@ def _run_threads(spec: SweepSpec, fast: FastJobs, pending: list[JobOutcome],
             for future in futures:  # jobs not started yet stay pending (resume runs them)
                 future.cancel()
             raise
+    settle(elsewhere, claims, functools.partial(one, settling=True), locked)
 
 
 def job_cfg(fast: FastJobs, overrides: list[str]) -> Any:

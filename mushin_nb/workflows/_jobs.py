@@ -17,6 +17,7 @@ from typing import Any
 
 from mushin_nb.errors import JobSkipped, MushinTypeError, describe
 from mushin_nb.progress import EVENT_FILE_ENV, EVENT_FILE_NAME
+from mushin_nb.workflows._placement import visible_devices
 from mushin_nb.workflows._store import (
     RECORD_DIR,
     RECORD_NAME,
@@ -55,6 +56,7 @@ class SweepSpec:
     title: str | None = None
     plain: bool = False  # the body takes a dict of parameters (sweep()); no OmegaConf needed
     threads: int = 1  # in-process jobs run at once (threads; no per-job cwd or logging)
+    gpus_per_job: float | None = None  # checked by _placement.check_gpus_per_job
 
 
 @dataclass
@@ -74,6 +76,8 @@ class JobOutcome:
     cfg: Any = None
     duration_s: float | None = None
     existed: bool = False  # found on disk when the sweep was planned
+    planned_at: float = field(default_factory=time.time)  # a newer record: another runner's
+    devices: list[str] | None = None  # what the job saw (its record's "devices")
 
 
 @dataclass
@@ -107,7 +111,8 @@ def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
     label = " ".join(o.lstrip("+~") for o in overrides) or "(no overrides)"
     event_file = job_dir / RECORD_DIR / EVENT_FILE_NAME
     started = time.time()
-    base = {"num": num, "overrides": list(overrides), "started": started}
+    base = {"num": num, "overrides": list(overrides), "started": started,
+            "devices": visible_devices()}
     if not fresh:  # a re-run job must not keep an old record if it dies before its own
         (job_dir / RECORD_DIR / RECORD_NAME).unlink(missing_ok=True)
     if write_events:
@@ -156,6 +161,9 @@ def tell_end(sink: Any, job: JobOutcome) -> None:
     if job.status == "skipped" and text:
         text = text.removeprefix("skipped: ")
     sink.job_end(job.index, job.status, text)
+    show = getattr(sink, "job_devices", None)  # optional in the sink contract
+    if show is not None and job.devices:
+        show(job.index, list(job.devices))
 
 
 def finish(job: JobOutcome, record: dict[str, Any] | None) -> None:
@@ -167,6 +175,7 @@ def finish(job: JobOutcome, record: dict[str, Any] | None) -> None:
                      "(its process died or was killed)")
         return
     job.status = record["status"]
+    job.devices = record.get("devices")
     job.return_value = record.get("return_value")
     job.duration_s = record.get("duration_s")
     if job.status == "skipped":

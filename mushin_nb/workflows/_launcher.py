@@ -19,6 +19,8 @@ from typing import Any
 
 from mushin_nb.errors import MushinValueError, bad_value
 from mushin_nb.progress import sweep_progress
+from mushin_nb.workflows import _placement, _ray
+from mushin_nb.workflows._claims import Claims, clear_stale
 from mushin_nb.workflows._inprocess import FastJobs, job_cfg, run_fast
 from mushin_nb.workflows._jobs import FAST, JobOutcome, SweepResult, SweepSpec
 from mushin_nb.workflows._plan import (
@@ -33,7 +35,7 @@ from mushin_nb.workflows._plan import (
     touches_defaults,
     user_sweep_dir,
 )
-from mushin_nb.workflows._plugins import run_plugin
+from mushin_nb.workflows._plugins import run_plugin, worker_sys_path
 from mushin_nb.workflows._store import read_record, write_text_atomic
 
 __all__ = ["FAST", "JobOutcome", "SweepResult", "SweepSpec", "execute", "known_launchers"]
@@ -108,9 +110,11 @@ def execute(spec: SweepSpec) -> SweepResult:
             raise bad_value("launcher", spec.launcher, f"one of {known_launchers(hydra)}",
                             "pass launcher=None for the fast in-process launcher, or install "
                             "the Hydra launcher plugin you named")
+        gpus = _placement.check_gpus_per_job(spec.gpus_per_job, spec.launcher, spec.threads)
         if name != FAST:
             hydra_overrides.append(f"hydra/launcher={name}")
-        overrides = [*spec.overrides, *hydra_overrides]
+        overrides = _ray.normalize_overrides([*spec.overrides, *hydra_overrides,
+                                              *_placement.gpu_overrides(gpus, name)])
         master = _compose(hydra, spec, overrides)
         if spec.working_dir is None and user_sweep_dir(spec.overrides):
             sweep_dir = check_dir(Path(str(master.hydra.sweep.dir)), "overrides")
@@ -121,6 +125,7 @@ def execute(spec: SweepSpec) -> SweepResult:
         if chdir is None:
             chdir = not version.base_at_least("1.2")
         fast = FastJobs(hydra, master, sweep_dir)
+        stack = contextlib.ExitStack()
         try:
             fast.swept_keys = set(grid.swept)
             fast.full_compose = name != FAST
@@ -130,6 +135,9 @@ def execute(spec: SweepSpec) -> SweepResult:
                 _full_cfg(hydra, master, grid.jobs[0])]
             if spec.validate is not None:
                 spec.validate(cfgs[0])
+            if name == "ray":  # before anything is written: Ray must answer, with the GPUs
+                stack.enter_context(worker_sys_path())  # Ray's workers start now
+                stack.enter_context(_ray.ray_session(master, gpus))
             if not user_dir:
                 claimed = claim_dir(sweep_dir)
                 if claimed != sweep_dir:
@@ -146,6 +154,7 @@ def execute(spec: SweepSpec) -> SweepResult:
             write_text_atomic(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(master))
             _run(spec, hydra, master, fast, result, name, chdir)
         finally:
+            stack.close()
             fast.close()
     return result
 
@@ -169,6 +178,7 @@ def _run(spec: SweepSpec, hydra: Any, master: Any, fast: FastJobs, result: Sweep
         for job in result.jobs:
             record = read_record(job.job_dir) if job.status == "done" else None
             if spec.resume and record is not None and record.get("status") == "done":
+                clear_stale(job.job_dir)  # left by a runner killed after the job
                 job.status = "done"
                 job.return_value = record.get("return_value")
                 job.duration_s = record.get("duration_s")
@@ -176,10 +186,11 @@ def _run(spec: SweepSpec, hydra: Any, master: Any, fast: FastJobs, result: Sweep
             else:
                 job.status = "pending"
                 pending.append(job)
-        if name == FAST:
-            run_fast(spec, fast, pending, sink, chdir)
-        elif pending:
-            run_plugin(spec, hydra, master, pending, sink)
+        with Claims() as claims:  # one runner per job, across processes and hosts
+            if name == FAST:
+                run_fast(spec, fast, pending, sink, chdir, claims)
+            elif pending:
+                run_plugin(spec, hydra, master, pending, sink, claims)
         ok = all(job.status in ("done", "skipped") for job in result.jobs)
     finally:
         sink.close(ok)

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from mushin_nb.progress import EVENT_FILE_NAME
+from mushin_nb.workflows._claims import Claims, settle, take
 from mushin_nb.workflows._jobs import JobOutcome, SweepSpec, finish, run_job_body, tell_end
 from mushin_nb.workflows._store import RECORD_DIR, read_record
 
-__all__ = ["JobRunner", "run_plugin"]
+__all__ = ["JobRunner", "run_plugin", "worker_sys_path"]
 
 
 class JobRunner:
@@ -68,7 +69,7 @@ def _preserve_logging() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _worker_sys_path() -> Iterator[None]:
+def worker_sys_path() -> Iterator[None]:
     """Let worker processes import what the caller can (modules found via sys.path)."""
     previous = os.environ.get("PYTHONPATH")
     entries = [os.path.abspath(p or os.curdir) for p in sys.path if not p.endswith(".zip")]
@@ -85,7 +86,7 @@ def _worker_sys_path() -> Iterator[None]:
 
 
 def run_plugin(spec: SweepSpec, hydra: Any, master: Any, pending: list[JobOutcome],
-               sink: Any) -> None:
+               sink: Any, claims: Claims) -> None:
     """Launch the ``pending`` jobs with the launcher plugin ``master`` selects."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.plugins import Plugins
@@ -97,13 +98,15 @@ def run_plugin(spec: SweepSpec, hydra: Any, master: Any, pending: list[JobOutcom
     except ImportError:  # pragma: no cover - moved in later Hydra versions
         from hydra.core.callbacks import Callbacks
 
-    for job in pending:
-        event_file = job.job_dir / RECORD_DIR / EVENT_FILE_NAME
-        event_file.unlink(missing_ok=True)  # a resumed job starts a fresh event stream
-        sink.watch(job.index, str(event_file))
+    def watch(jobs: list[JobOutcome]) -> None:
+        for job in jobs:
+            event_file = job.job_dir / RECORD_DIR / EVENT_FILE_NAME
+            event_file.unlink(missing_ok=True)  # a resumed job starts a fresh event stream
+            sink.watch(job.index, str(event_file))
+
     saved = HydraConfig.instance().cfg
     previous_cwd = os.getcwd()
-    with _preserve_logging(), _worker_sys_path():
+    with _preserve_logging(), worker_sys_path():
         try:
             setup_globals()
             HydraConfig.instance().set_config(master)
@@ -113,12 +116,22 @@ def run_plugin(spec: SweepSpec, hydra: Any, master: Any, pending: list[JobOutcom
                 hydra_context=HydraContext(config_loader=hydra.config_loader,
                                            callbacks=callbacks),
                 task_function=JobRunner(spec.body), config=master)
-            for block in _contiguous(pending):
+
+            def launch(block: list[JobOutcome]) -> None:
+                watch(block)
                 launcher.launch([job.overrides for job in block],
                                 initial_job_idx=block[0].num)
                 for job in block:
+                    claims.release(job.job_dir)
                     finish(job, read_record(job.job_dir))
                     tell_end(sink, job)
+
+            mine = [job for job in pending if take(job, claims, sink)]  # claimed up front
+            for block in _contiguous(mine):
+                launch(block)
+            taken = {id(job) for job in mine}
+            settle([job for job in pending if id(job) not in taken and not job.ran], claims,
+                   lambda job: launch([job]), sink)
             callbacks.on_multirun_end(config=master, config_name=spec.config_name)
         finally:
             HydraConfig.instance().cfg = saved

@@ -78,7 +78,8 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
           working_dir: str | os.PathLike | None = None, launcher: str | None = None,
           overrides: Sequence[str] | None = None, resume: bool = True,
           raise_on_failure: bool = False, progress: Any = True,
-          title: str | None = None, threads: int = 1) -> MultiRunMetricsWorkflow:
+          title: str | None = None, threads: int = 1,
+          gpus_per_job: float | None = None) -> MultiRunMetricsWorkflow:
     """Run ``task_fn`` for every combination of the swept parameters; return the workflow.
 
     Parameters
@@ -94,7 +95,8 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
     working_dir : str or Path, optional
         Sweep directory; default ``./multirun/<date>/<time>[-n]``, always new.
     launcher : str, optional
-        ``None``: fast, in-process.  Or a Hydra launcher: ``"joblib"``,
+        ``None``: fast, in-process.  Or a Hydra launcher: ``"joblib"``, ``"ray"``
+        (a local Ray, or a cluster with ``hydra.launcher.ray.init.address=...``),
         ``"submitit_local"``, ``"submitit_slurm"``, ``"basic"``.
     overrides : Sequence[str], optional
         Extra Hydra overrides, e.g. ``["hydra.launcher.n_jobs=2"]``.
@@ -112,6 +114,11 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
         ``threads > 1`` the current directory is *not* changed per job (a task gets its
         directory from ``mushin_nb.progress.current_job().job_dir``), and ``HydraConfig``,
         the job's log file and ``os.environ`` are not per job.
+    gpus_per_job : int or float, optional
+        GPUs per job (a fraction shares a GPU): Ray's ``num_gpus`` with
+        ``launcher="ray"`` (Ray sets ``CUDA_VISIBLE_DEVICES``), submitit's GPUs per task;
+        in-process, jobs run one at a time on the visible device.  joblib cannot place
+        GPUs: an error.  Every job's record lists the ``devices`` it saw.
 
     Returns
     -------
@@ -120,6 +127,11 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
 
     Notes
     -----
+    Runners share a working dir safely: each job is claimed with a lease file before
+    it runs, so a second ``sweep`` over the same ``working_dir`` (another notebook,
+    another SLURM allocation) skips the jobs the first holds, waits for them and ends
+    with the whole Dataset; a dead runner's jobs are taken over.
+
     The in-process launcher runs each job in its own directory (``hydra.job.chdir``, on by
     default as in rai-toolbox's mushin) only when ``sweep`` is called from the main
     thread.  Called from another thread (say, a widget's background run), it leaves the
@@ -177,5 +189,6 @@ def sweep(task_fn: Callable[..., Any], params: Mapping[str, Any], *,
     workflow._launch(dict(params), working_dir=working_dir, launcher=launcher,
                      overrides=overrides, resume=resume,
                      raise_on_failure=raise_on_failure, progress=progress, title=title,
-                     threads=threads, config_name="mushin_sweep", job_name="mushin_sweep")
+                     threads=threads, config_name="mushin_sweep", job_name="mushin_sweep",
+                     gpus_per_job=gpus_per_job)
     return workflow

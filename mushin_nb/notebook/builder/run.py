@@ -104,6 +104,9 @@ class _Monitors:
     def job_end(self, index: int, status: str, error: str | None = None) -> None:
         self.current.job_end(index, status, error)
 
+    def job_devices(self, index: int, devices: Sequence[str]) -> None:
+        self.current.job_devices(index, devices)
+
     def watch(self, index: int, event_file: str) -> None:
         self.current.watch(index, event_file)
 

@@ -34,6 +34,7 @@ class SweepOptions:
     launcher: str | None = None
     resume: bool = True
     raise_on_failure: bool = False
+    gpus_per_job: float | None = None
 
 
 # ----------------------------------------------------------------------------- the line
@@ -227,6 +228,16 @@ def _read_options(line: str, tokens: list[tuple[int, str]], valued: Mapping[str,
     return positional, chosen
 
 
+def _gpus(text: str) -> float:
+    """``--gpus-per-job`` as a number (int when whole); its range is the sweep's to check."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise bad_value("--gpus-per-job", text, "a number of GPUs per job",
+                        "write e.g. --gpus-per-job 1 (or 0.5 to share a GPU)") from None
+    return int(value) if value.is_integer() else value
+
+
 def parse_sweep_line(line: str) -> tuple[dict[str, Any], SweepOptions]:
     """Parse a ``%%mushin`` line into sweep parameters and options; nothing is evaluated.
 
@@ -235,7 +246,7 @@ def parse_sweep_line(line: str) -> tuple[dict[str, Any], SweepOptions]:
     line : str
         Hydra overrides separated by spaces (``lr=0.1,0.01 seed=range(0,5) opt=adam``)
         and the options ``--out NAME``, ``--working-dir DIR``, ``--launcher NAME``,
-        ``--no-resume``, ``--raise``.
+        ``--gpus-per-job N``, ``--no-resume``, ``--raise``.
 
     Returns
     -------
@@ -262,8 +273,11 @@ def parse_sweep_line(line: str) -> tuple[dict[str, Any], SweepOptions]:
         raise bad_value("line", line, "a str", "pass the magic's line as text", MushinTypeError)
     overrides, chosen = _read_options(
         line, _split(line),
-        valued={"--out": "out", "--working-dir": "working_dir", "--launcher": "launcher"},
+        valued={"--out": "out", "--working-dir": "working_dir", "--launcher": "launcher",
+                "--gpus-per-job": "gpus_per_job"},
         flags={"--no-resume": ("resume", False), "--raise": ("raise_on_failure", True)})
+    if "gpus_per_job" in chosen:
+        chosen["gpus_per_job"] = _gpus(chosen["gpus_per_job"])
     params: dict[str, Any] = {}
     for start, text in overrides:
         name, value = _parse_override(line, start, text)

@@ -150,7 +150,8 @@ def _keep_cell(working_dir: Path, source: str) -> None:
 def run_cell_sweep(source: str, params: Mapping[str, Any], *, namespace: Mapping[str, Any],
                    out: str | None = None, working_dir: str | os.PathLike | None = None,
                    launcher: str | None = None, resume: bool = True,
-                   raise_on_failure: bool = False, progress: Any = True) -> Any:
+                   raise_on_failure: bool = False, progress: Any = True,
+                   gpus_per_job: float | None = None) -> Any:
     """Run ``source`` once per job of the grid ``params``; return the sweep's Dataset.
 
     Parameters
@@ -167,10 +168,11 @@ def run_cell_sweep(source: str, params: Mapping[str, Any], *, namespace: Mapping
         that ``namespace[out]`` receives the Dataset when ``out`` is given.
     out : str, optional
         Name to store the Dataset under in ``namespace``.
-    working_dir, launcher, resume, raise_on_failure, progress
+    working_dir, launcher, resume, raise_on_failure, progress, gpus_per_job
         As in :func:`mushin_nb.workflows.sweep`: where the sweep is kept (a new unique
         dir by default), the Hydra launcher (default: in-process), re-run only jobs without
-        a successful record, raise ``SweepFailedError`` when a job failed, the display.
+        a successful record, raise ``SweepFailedError`` when a job failed, the display,
+        the GPUs each job gets.
 
     Returns
     -------
@@ -206,7 +208,7 @@ def run_cell_sweep(source: str, params: Mapping[str, Any], *, namespace: Mapping
     title = "%%mushin " + " x ".join(params) if params else "%%mushin"
     workflow = sweep(task, dict(params), working_dir=working_dir, launcher=launcher,
                      resume=resume, raise_on_failure=raise_on_failure, progress=progress,
-                     title=title)
+                     title=title, gpus_per_job=gpus_per_job)
     _keep_cell(workflow.working_dir, source)
     ds = workflow.to_xarray()
     if out is not None:

@@ -1,0 +1,98 @@
+"""tune()'s rounds through the sweep engine: a round's jobs run at once, on any launcher.
+
+A round is one sweep over the names of the jobs (candidate x seed) that still need
+training, in ``<working_dir>/rounds/<round>``; each job trains to the round's budget
+from its last checkpoint and writes the same records and checkpoints as in-process
+training (see :class:`mushin_nb.tune._session.RoundTask`).  A killed tuning resumes
+round by round: the round's sweep re-runs only what has no record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mushin_nb.errors import MushinRuntimeError, MushinTypeError, bad_value
+from mushin_nb.workflows import check_gpus_per_job, multirun, sweep
+
+__all__ = ["Launch", "check_launch", "groups", "run_round"]
+
+@dataclass(frozen=True)
+class Launch:
+    """Where a tuning's rounds run: a launcher, its overrides, GPUs per job."""
+
+    launcher: str
+    overrides: tuple[str, ...] = ()
+    gpus_per_job: float | None = None
+
+    @property
+    def slots(self) -> int | None:
+        """Jobs the launcher runs at once, when it says (joblib's ``n_jobs``)."""
+        for line in self.overrides:
+            key, _, value = line.lstrip("+").partition("=")
+            if key == "hydra.launcher.n_jobs" and value.strip().isdigit():
+                return max(1, int(value))
+        return None
+
+
+def check_launch(launcher: Any, overrides: Any, gpus_per_job: Any) -> Launch | None:
+    """Validate tune()'s launcher arguments; None means train in this process.
+
+    Examples
+    --------
+    >>> check_launch(None, None, None) is None
+    True
+    >>> check_launch("joblib", ["hydra.launcher.n_jobs=2"], None).overrides
+    ('hydra.launcher.n_jobs=2',)
+    """
+    if overrides is not None and (isinstance(overrides, str) or not all(
+            isinstance(o, str) for o in overrides)):
+        raise bad_value("overrides", overrides, "a list of Hydra override strings",
+                        'pass e.g. overrides=["hydra.launcher.n_jobs=2"]', MushinTypeError)
+    if launcher is not None and not isinstance(launcher, str):
+        raise bad_value("launcher", launcher, "None or a Hydra launcher name",
+                        "pass e.g. launcher='joblib' or launcher='ray'", MushinTypeError)
+    gpus = check_gpus_per_job(gpus_per_job, launcher)
+    if launcher is None:
+        if overrides:
+            raise bad_value("overrides", overrides, "empty when launcher is None",
+                            "name the launcher the overrides are for, e.g. launcher='joblib'")
+        return None
+    return Launch(launcher, tuple(overrides or ()), gpus)
+
+
+def groups(names: Sequence[str], slots: int | None) -> list[str]:
+    """The round's job names as sweep values: one each, or dealt into ``slots`` groups.
+
+    A launcher with a fixed number of workers gets one sweep job per worker (each trains
+    its group in turn): a sweep job costs its launcher a config composition, which
+    would otherwise outweigh a few epochs of a small model.
+
+    Examples
+    --------
+    >>> groups(["c0", "c1", "c2"], None), groups(["c0", "c1", "c2"], 2)
+    (['c0', 'c1', 'c2'], ['c0.c2', 'c1'])
+    """
+    if slots is None or slots >= len(names):
+        return list(names)
+    return [".".join(names[i::slots]) for i in range(slots)]
+
+
+def run_round(launch: Launch, task: Callable[[str], Any], round_: int, names: Sequence[str],
+              root: Path, progress: Any) -> None:
+    """Run ``task(jobs)`` over one round's job names as a sweep; raise when one broke down.
+
+    ``jobs`` names one job, or several joined by ``"."`` (see :func:`groups`).
+    """
+    wf = sweep(task, {"jobs": multirun(groups(names, launch.slots))},
+               working_dir=root / "rounds" / str(round_), launcher=launch.launcher,
+               overrides=list(launch.overrides), gpus_per_job=launch.gpus_per_job,
+               progress=progress, title=f"tune round {round_}")
+    if wf.failures:  # in-process, these raise out of tune(); a trained candidate's error
+        first = wf.failures[0]  # is in its record, not here
+        raise MushinRuntimeError(
+            f"tune round {round_}: {len(wf.failures)} job(s) stopped with an error; first: "
+            f"{first}. Fix: read {first.traceback_path or first.job_dir}, correct the "
+            "trainer, and call tune() again with the same working_dir to resume")

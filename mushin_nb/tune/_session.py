@@ -1,0 +1,413 @@
+"""One tuning's jobs (candidate x seed) and the session that trains them round by round.
+
+All bookkeeping (records, checkpoints, selections, progress, errors) lives here; the
+trainer only trains.  With a launcher, each round's jobs run as one sweep (see
+:mod:`._launched`), each job in a session rebuilt by :func:`worker_session`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError, bad_value, describe
+from mushin_nb.progress import job_context, report
+from mushin_nb.tune._launched import Launch, run_round
+from mushin_nb.tune._params import Params, jsonable
+from mushin_nb.tune._results import Candidate, Epoch, Run, TuneResults
+from mushin_nb.tune._schedule import Rounds, advancing, rank_key
+from mushin_nb.tune._store import Store, write_atomically
+from mushin_nb.tune._trainer import Checkpoint
+
+__all__ = ["RoundTask", "Session", "worker_session"]
+
+@dataclass
+class Job:
+    """One candidate on one seed: the unit of training, of records and of progress."""
+
+    index: int
+    candidate: int
+    seed: int | None
+    name: str
+    params: Params
+    record: dict[str, Any]
+    ended: bool = False
+    started: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.record["error"] is not None
+
+    @property
+    def epochs(self) -> int:
+        return len(self.record["epochs"])
+
+    @property
+    def seconds(self) -> float:
+        return math.fsum(e["seconds"] for e in self.record["epochs"])
+
+
+def _label(index: int, params: Mapping[str, Any], seed: int | None) -> str:
+    shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in params.items() if k != "create_model")
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return f"#{index} {shown}" + ("" if seed is None else f" seed={seed}")
+
+
+class Session:
+    """One call of tune(): the jobs, the lazily prepared trainer clone, and the rounds."""
+
+    def __init__(self, clone: Callable[[], Any], dataset: Any, metric: str, schedule: Rounds | None,
+                 reduction: float, seeds: list[int] | None, candidates: list[dict[str, Any]],
+                 store: Store, state: dict[str, Any], passthrough: bool) -> None:
+        self.clone, self.dataset, self.metric = clone, dataset, metric
+        self.schedule, self.reduction, self.store, self.state = schedule, reduction, store, state
+        self.seeds, self.candidates, self.passthrough = seeds, candidates, passthrough
+        self.trainer: Any = None
+        self.sink: Any = None
+        self.launch: Launch | None = None
+        self.own_context = True  # False in a sweep job: report() goes to the sweep's job
+        self.round = 0
+        self.jobs: list[Job] = []
+        for c, cand in enumerate(candidates):
+            for s in (seeds if seeds is not None else [None]):
+                name = f"c{c:04d}" if s is None else f"c{c:04d}-seed{s}"
+                record = store.load_record(name) or {
+                    "candidate": c, "seed": s, "params": jsonable(cand), "epochs": [],
+                    "error": None}
+                job_params = Params(cand if s is None else {**cand, "seed": s})
+                self.jobs.append(Job(len(self.jobs), c, s, name, job_params, record))
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def launched(self, launch: Launch, blob: bytes, progress: Any) -> None:
+        """Run the rounds through ``launch`` (a sweep per round) instead of in this process."""
+        self.launch, self.blob, self.progress = launch, blob, progress
+        self.settings = {"dataset": self.dataset, "metric": self.metric,
+                         "schedule": self.schedule, "reduction": self.reduction,
+                         "seeds": self.seeds, "candidates": self.candidates,
+                         "root": str(self.store.root), "passthrough": self.passthrough}
+
+    def by_name(self, name: str) -> Job:
+        return next(job for job in self.jobs if job.name == name)
+
+    def context(self, job: Job) -> Any:
+        if not self.own_context:
+            return contextlib.nullcontext()
+        return job_context(job.index, self.store.job_dir(job.name), self.sink)
+
+    def run_launched(self, jobs: list[Job]) -> None:
+        """Train ``jobs`` to this round's budget as one sweep, then read their records."""
+        assert self.launch is not None
+        for job in jobs:
+            if not job.started:
+                job.started = True
+                self.sink.job_start(job.index)
+        run_round(self.launch, RoundTask(self.blob, self.settings, self.round), self.round,
+                  [j.name for j in jobs], self.store.root, self.progress)
+        for job in jobs:
+            job.record = self.store.load_record(job.name) or job.record
+            if job.failed:
+                self.end(job, "failed", job.record["error"]["message"])
+                for sibling in self.jobs_of(job.candidate):
+                    self.end(sibling, "done" if sibling.epochs else "skipped")
+
+    def jobs_of(self, candidate: int) -> list[Job]:
+        per = len(self.seeds) if self.seeds is not None else 1
+        return self.jobs[candidate * per:(candidate + 1) * per]
+
+    def failed(self, candidate: int) -> bool:
+        return any(job.failed for job in self.jobs_of(candidate))
+
+    def end(self, job: Job, status: str, error: str | None = None) -> None:
+        if not job.ended:
+            job.ended = True
+            self.sink.job_end(job.index, status, error)
+
+    def prepared(self) -> Any:
+        """The trainer clone, with its dataset loaded on first use (never when all is done)."""
+        if self.trainer is None:
+            trainer = self.clone()
+            trainer.load_dataset(self.dataset)
+            self.trainer = trainer
+        return self.trainer
+
+    def attempt(self, job: Job, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+        """Run user code for ``job``; an exception fails the candidate unless passed through."""
+        try:
+            return True, fn(*args)
+        except Exception as exc:
+            if self.passthrough:
+                raise
+            self.fail(job, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            return False, None
+
+    def fail(self, job: Job, message: str, trace: str | None = None) -> None:
+        job.record["error"] = {"message": message, "traceback": trace}
+        self.store.save_record(job.name, job.record)
+        self.end(job, "failed", message)
+        for sibling in self.jobs_of(job.candidate):  # one failed seed fails the candidate
+            self.end(sibling, "done" if sibling.epochs else "skipped")
+
+    def checked(self, values: Any, where: str) -> dict[str, float]:
+        """The metric dict a trainer returned, as floats; contract violations raise at once."""
+        if not isinstance(values, Mapping):
+            raise bad_value(f"{where} return value", values, "a dict of metric values",
+                            f"return e.g. {{{self.metric!r}: 0.9}}", cls=MushinTypeError)
+        if self.metric not in values:
+            raise MushinKeyError(
+                f"`{where}` must return the tuned metric {self.metric!r} (trainer.metric), "
+                f"got keys {sorted(map(str, values))}. Fix: add {self.metric!r} to the "
+                f"returned dict, or set the trainer's metric to one of these keys.")
+        out = {}
+        for key, value in values.items():
+            try:
+                out[str(key)] = float(value)
+            except (TypeError, ValueError, RuntimeError):
+                raise bad_value(f"{where}[{key!r}]", value, "a number (float, int, 0-d array)",
+                                "return scalar metric values", cls=MushinTypeError) from None
+        return out
+
+    def finite(self, job: Job, values: dict[str, float], where: str) -> bool:
+        """A non-finite tuned metric fails the candidate (or raises with passthrough_errors)."""
+        value = values[self.metric]
+        if math.isfinite(value):
+            return True
+        error = MushinValueError(
+            f"`{where}` must return a finite {self.metric!r}, got {describe(value)}. Fix: "
+            "the training diverged or the metric is undefined; this candidate ranks last.")
+        if self.passthrough:
+            raise error
+        self.fail(job, f"MushinValueError: {error}")
+        return False
+
+    def add_epoch(self, job: Job, values: dict[str, float], start: float, seconds: float
+                  ) -> None:
+        job.record["epochs"].append({"epoch": job.epochs, "metrics": values, "start": start,
+                                     "seconds": seconds})
+        self.store.save_record(job.name, job.record)
+        report(step=job.epochs, total=self.schedule.total(self.round) if self.schedule else 1,
+               **{k: v for k, v in values.items() if k not in {"step", "total"}})
+
+    def save_checkpoint(self, job: Job, save: Callable[[Checkpoint], None],
+                        epoch: int | None) -> bool:
+        path = self.store.checkpoint_path(job.name, epoch)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok, _ = self.attempt(job, write_atomically, path, lambda tmp: save(Checkpoint(tmp)))
+        return ok
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self, sink: Any) -> None:
+        self.sink = sink
+        labels = [_label(j.candidate, j.params if j.seed is None else
+                         {k: v for k, v in j.params.items() if k != "seed"}, j.seed)
+                  for j in self.jobs]
+        sink.start(labels, title=f"tune {len(self.candidates)} candidates")
+        ok = False
+        try:
+            if self.schedule is None:
+                self.run_simple()
+            else:
+                self.run_rounds()
+            ok = not any(job.failed for job in self.jobs)
+        finally:
+            sink.close(ok=ok)
+
+    def run_simple(self) -> None:
+        self.round = 0
+        if not self.state["selections"]:
+            self.state["selections"] = [list(range(len(self.candidates)))]
+            self.store.save_state(self.state)
+        if self.launch is not None:
+            todo = [job for job in self.jobs if not job.epochs and not job.failed]
+            if todo:
+                self.run_launched(todo)
+        for job in self.jobs:
+            if job.failed or self.failed(job.candidate):
+                self.end(job, "failed" if job.failed else "skipped",
+                         job.record["error"]["message"] if job.failed else None)
+            elif job.epochs and (self.launch is None or not job.started):
+                self.end(job, "skipped")
+            else:
+                if self.launch is None:
+                    self.fit(job)
+                self.end(job, "done")
+
+    def fit(self, job: Job) -> None:
+        trainer = self.prepared()
+        self.sink.job_start(job.index)
+        with self.context(job):
+            start, t0 = time.time(), time.perf_counter()
+            ok, out = self.attempt(job, trainer.train, job.params)
+            seconds = time.perf_counter() - t0
+            if not ok:
+                return
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise bad_value("train() return value", out, "a tuple (model, metric_values)",
+                                "end train() with `return model, {'accuracy': acc}`",
+                                cls=MushinTypeError)
+            model, values = out[0], self.checked(out[1], "train()")
+            if not self.finite(job, values, "train()"):
+                return
+            if self.save_checkpoint(job, lambda ckpt: trainer.save(ckpt, model), None):
+                self.add_epoch(job, values, start, seconds)
+
+    def run_rounds(self) -> None:
+        assert self.schedule is not None
+        selections: list[list[int]] = self.state["selections"]
+        if not selections:
+            selections.append(list(range(len(self.candidates))))
+            self.store.save_state(self.state)
+        last = len(self.schedule.budgets) - 1
+        self.round = len(selections) - 1
+        self.announce_finished(selections, last)
+        while True:
+            if self.launch is not None:
+                todo = [job for c in selections[self.round] if not self.failed(c)
+                        for job in self.jobs_of(c)
+                        if not self.schedule.reached(self.round, job.epochs, job.seconds)]
+                if todo:
+                    self.run_launched(todo)
+            for c in selections[self.round] if self.launch is None else ():
+                for job in self.jobs_of(c):
+                    if self.failed(c):
+                        break
+                    if not self.schedule.reached(self.round, job.epochs, job.seconds):
+                        self.train_round(job)
+            if self.round == last:
+                break
+            entrants = selections[self.round]
+            ranked = sorted(entrants, key=lambda c: self.rank(c))
+            keep = advancing(len(entrants), self.reduction)
+            selections.append(sorted(ranked[:keep]))
+            self.store.save_state(self.state)
+            for c in ranked[keep:]:
+                for job in self.jobs_of(c):
+                    self.end(job, "done")
+            self.round += 1
+        for job in self.jobs:
+            self.end(job, "done")
+
+    def announce_finished(self, selections: list[list[int]], last: int) -> None:
+        """On resume, close the jobs that earlier calls already finished."""
+        current = set(selections[-1])
+        complete = len(selections) - 1 == last
+        for job in self.jobs:
+            if job.failed:
+                self.end(job, "failed", job.record["error"]["message"])
+            elif self.failed(job.candidate) or job.candidate not in current or (
+                    complete and self.schedule.reached(last, job.epochs, job.seconds)):
+                self.end(job, "skipped")
+
+    def rank(self, c: int) -> tuple[Any, ...]:
+        cand = self.candidate(c)
+        return rank_key(c, cand.metric_value, cand.failed)
+
+    def train_round(self, job: Job) -> None:
+        """Train ``job`` up to this round's budget, continuing from its last checkpoint."""
+        assert self.schedule is not None
+        trainer = self.prepared()
+        if not job.started:
+            job.started = True
+            self.sink.job_start(job.index)
+        with self.context(job):
+            if job.epochs == 0:
+                ok, _ = self.attempt(job, trainer.create_model, job.params)
+            else:
+                ckpt = Checkpoint(self.store.checkpoint_path(job.name, job.epochs - 1))
+                ok, _ = self.attempt(job, trainer.load, ckpt, job.params)
+            while ok and not self.schedule.reached(self.round, job.epochs, job.seconds):
+                epoch = job.epochs
+                start, t0 = time.time(), time.perf_counter()
+                ok, values = self.attempt(job, trainer.train_epoch, epoch)
+                seconds = time.perf_counter() - t0
+                if not ok:
+                    break
+                values = self.checked(values, "train_epoch()")
+                ok = (self.finite(job, values, "train_epoch()")
+                      and self.save_checkpoint(job, trainer.save, epoch))
+                if ok:
+                    self.add_epoch(job, values, start, seconds)
+
+    # -- results ---------------------------------------------------------------------------
+
+    def candidate(self, c: int) -> Candidate:
+        selections = self.state["selections"]
+        reached = max((r for r, entrants in enumerate(selections) if c in entrants), default=0)
+        runs = []
+        for job in self.jobs_of(c):
+            epochs = tuple(Epoch(e["epoch"], MappingProxyType(e["metrics"]),
+                                 timedelta(seconds=e["seconds"]),
+                                 self.store.checkpoint_path(
+                                     job.name, e["epoch"] if self.schedule else None))
+                           for e in job.record["epochs"])
+            error = job.record["error"] or {}
+            runs.append(Run(job.seed, epochs, error.get("message"), error.get("traceback")))
+        return Candidate(c, Params(self.candidates[c]), reached, tuple(runs), self.metric)
+
+    def results(self, kind: str) -> TuneResults:
+        return TuneResults([self.candidate(c) for c in range(len(self.candidates))],
+                           metric=self.metric, working_dir=self.store.root, seeds=self.seeds,
+                           kind=kind)
+
+
+_PREPARED: dict[str, Any] = {}  # blob digest -> trainer with its dataset loaded (per process)
+
+
+class RoundTask:
+    """The sweep task of one round: train the named jobs up to the round's budget.
+
+    Runs in the launcher's process: the session is rebuilt from the tuning's files, the
+    trainer cloned with cloudpickle (its dataset loaded once per process), and the job
+    trained from its last checkpoint, writing the records an in-process run writes.
+    """
+
+    def __init__(self, blob: bytes, settings: dict[str, Any], round_: int) -> None:
+        self.blob, self.settings, self.round = blob, settings, round_
+
+    def __call__(self, jobs: str) -> dict[str, Any]:
+        key = hashlib.sha1(self.blob).hexdigest()
+        session = worker_session(self.blob, self.settings, _PREPARED.get(key))
+        session.round = self.round
+        for name in jobs.split("."):  # a group of jobs trains in turn (see _launched.groups)
+            target = session.by_name(name)
+            if session.schedule is None:
+                if not target.epochs:
+                    session.fit(target)
+            elif not session.schedule.reached(self.round, target.epochs, target.seconds):
+                session.train_round(target)
+            if session.trainer is not None:
+                _PREPARED[key] = session.trainer
+        return {"jobs": len(jobs.split("."))}
+
+
+class _NullSink:
+    """The tuning's display lives in the caller; a sweep job reports to its own sweep."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def worker_session(blob: bytes, settings: dict[str, Any], prepared: Any) -> Session:
+    """The tuning's session rebuilt in a sweep job (``prepared``: a cached trainer)."""
+    import cloudpickle
+
+    store = Store(Path(settings["root"]))
+    session = Session(lambda: cloudpickle.loads(blob), settings["dataset"],
+                      settings["metric"], settings["schedule"], settings["reduction"],
+                      settings["seeds"], settings["candidates"], store, store.load_state(),
+                      settings["passthrough"])
+    session.trainer = prepared
+    session.sink = _NullSink()
+    session.own_context = False
+    return session

@@ -1,0 +1,171 @@
+"""tune(launcher=...): each round's jobs go through the sweep engine; the ranking, records
+and checkpoints are those of in-process tuning, and a killed tuning resumes."""
+
+import json
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from mushin_nb.errors import MushinTypeError, MushinValueError
+from mushin_nb.tune import EpochTrainer, tune
+from mushin_nb.workflows import multirun
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "tune_rounds.py"
+
+
+def _bench():
+    return SimpleNamespace(**runpy.run_path(str(BENCH)))  # its names, main() not run
+
+
+def _summary(results):
+    return [(dict(c.params), c.epochs, c.metric_value) for c in results]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_p4_problem_on_joblib_ranks_as_in_process(tmp_path):
+    import torch
+
+    bench = _bench()
+    trainer_cls = bench._trainer_class()  # a local class: cloudpickle sends it by value
+    grid = {k: multirun(v) for k, v in bench.GRID.items()}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        here = tune(trainer_cls(), grid, rounds=bench.ROUNDS, reduction=bench.REDUCTION,
+                    working_dir=tmp_path / "here", progress=False)
+        there = tune(trainer_cls(), grid, rounds=bench.ROUNDS, reduction=bench.REDUCTION,
+                     working_dir=tmp_path / "there", progress=False, launcher="joblib",
+                     overrides=["hydra.launcher.n_jobs=2"])
+    finally:
+        torch.set_num_threads(threads)
+    assert dict(there.best.params) == dict(here.best.params)
+    assert _summary(there) == _summary(here)  # same order, epochs and metric values
+    # the same files: records per job, one checkpoint per epoch, the same selections
+    for name in ("here", "there"):
+        state = json.loads((tmp_path / name / "tune.json").read_text())
+        assert [len(s) for s in state["selections"]] == [27, 7, 2]
+    jobs = sorted(p.name for p in (tmp_path / "here" / "jobs").iterdir())
+    assert sorted(p.name for p in (tmp_path / "there" / "jobs").iterdir()) == jobs
+    for job in jobs:
+        a = json.loads((tmp_path / "here" / "jobs" / job / "record.json").read_text())
+        b = json.loads((tmp_path / "there" / "jobs" / job / "record.json").read_text())
+        assert [e["metrics"] for e in a["epochs"]] == [e["metrics"] for e in b["epochs"]]
+        assert len(list((tmp_path / "there" / "jobs" / job / "checkpoints").iterdir())) == len(
+            b["epochs"])
+    assert sorted(p.name for p in (tmp_path / "there" / "rounds").iterdir()) == ["0", "1", "2"]
+
+
+DRIVER = textwrap.dedent("""
+    import json, os, sys, time
+    from pathlib import Path
+    from mushin_nb.tune import EpochTrainer, tune
+
+    root = Path(sys.argv[1])
+
+    class Rise(EpochTrainer):
+        metric = "score"
+
+        def create_model(self, params):
+            self.q, self.epoch = params.q, 0
+
+        def train_epoch(self, epoch):
+            with open(root / "epochs.log", "a") as fh:
+                fh.write(json.dumps([self.q, epoch]) + "\\n")
+            time.sleep(0.15)
+            self.epoch = epoch + 1
+            return {"score": self.q * (1 - 0.5 ** self.epoch)}
+
+        def save(self, checkpoint):
+            checkpoint.save_pickle({"q": self.q, "epoch": self.epoch})
+
+        def load(self, checkpoint, params):
+            state = checkpoint.load_pickle()
+            self.q, self.epoch = state["q"], state["epoch"]
+
+    results = tune(Rise(), [{"q": q} for q in (3, 1, 4, 1.5, 5, 9, 2, 6)], rounds=[2, 4],
+                   reduction=4, working_dir=root / "wd", progress=False,
+                   launcher=sys.argv[2] if len(sys.argv) > 2 else None,
+                   overrides=["hydra.launcher.n_jobs=2"] if len(sys.argv) > 2 else None)
+    (root / "out.json").write_text(json.dumps(
+        [[c.params.q, c.epochs, c.metric_value] for c in results]))
+""")
+
+
+def _run(root: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen([sys.executable, str(root / "driver.py"), str(root), *args],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_killed_launched_tuning_resumes_and_ranks_as_in_process(tmp_path):
+    killed, reference = tmp_path / "killed", tmp_path / "reference"
+    for root in (killed, reference):
+        root.mkdir()
+        (root / "driver.py").write_text(DRIVER)
+    first = _run(killed, "joblib")
+    log = killed / "epochs.log"
+    deadline = time.time() + 300
+    while time.time() < deadline and first.poll() is None and (
+            not log.exists() or len(log.read_text().splitlines()) < 6):
+        time.sleep(0.05)
+    assert first.poll() is None, first.communicate()[1][-3000:]
+    os.killpg(first.pid, signal.SIGKILL)  # the driver and its joblib workers
+    first.wait()
+    second = _run(killed, "joblib")
+    _, err = second.communicate(timeout=400)
+    assert second.returncode == 0, err[-3000:]
+    here = _run(reference)
+    _, err = here.communicate(timeout=400)
+    assert here.returncode == 0, err[-3000:]
+    out = json.loads((killed / "out.json").read_text())
+    assert out == json.loads((reference / "out.json").read_text())
+    assert out[0][:2] == [9, 4]
+    epochs = [tuple(e) for e in map(json.loads, log.read_text().splitlines())]
+    # every epoch trained once, bar the two in flight when the driver was killed
+    assert len(epochs) - len(set(epochs)) <= 2
+    assert len(set(epochs)) == 8 * 2 + 2 * 2
+
+
+class Flat(EpochTrainer):
+    metric = "score"
+
+    def create_model(self, params):
+        pass
+
+    def train_epoch(self, epoch):
+        return {"score": 0.0}
+
+    def save(self, checkpoint):
+        checkpoint.save_pickle(0)
+
+    def load(self, checkpoint, params):
+        pass
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"gpus_per_job": -1}, MushinValueError, r"`gpus_per_job` must be a number of GPUs >= 0"),
+    ({"launcher": "joblib", "gpus_per_job": 1}, MushinValueError,
+     r"launcher='joblib', which cannot place jobs on GPUs.*'ray'"),
+    ({"overrides": ["hydra.launcher.n_jobs=2"]}, MushinValueError,
+     r"`overrides` must be empty when launcher is None"),
+    ({"launcher": "joblib", "overrides": "hydra.launcher.n_jobs=2"}, MushinTypeError,
+     r"`overrides` must be a list of Hydra override strings"),
+    ({"launcher": 3}, MushinTypeError, r"`launcher` must be None or a Hydra launcher name"),
+])
+def test_bad_launch_arguments_fail_before_anything_is_written(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        tune(Flat(), [{"a": 1}], rounds=[1], working_dir=tmp_path / "wd", progress=False,
+             **kwargs)
+    assert not (tmp_path / "wd").exists()
