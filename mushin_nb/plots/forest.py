@@ -114,9 +114,9 @@ def _forest_mpl(axis: Any, rows: Any, name: str, legend: bool) -> None:
     axis.set_xlim(*_span(rows))
     axis.xaxis.set_major_locator(MaxNLocator(5))
     axis.set_xlabel(f"{name} (mean and CI)")
-    axis.set_title(name)
+    axis.set_title(name, pad=22 if legend else 6)  # the legend sits between axes and title
     if legend:
-        axis.legend(loc="lower center", bbox_to_anchor=(0.5, 1.06), ncol=3, fontsize="small",
+        axis.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize="small",
                     frameon=False, handletextpad=0.2, columnspacing=0.8)
 
 
