@@ -144,3 +144,32 @@ def test_inside_a_job_every_seed_reports_its_loss_to_the_monitor(digits_small):
         (7, step, 4) for step in (1, 2, 3, 4)]
     seen = {name: value for *_, metrics in sink.reports for name, value in metrics.items()}
     assert seen == {"loss_seed0": models.curves[0][1], "loss_seed1": models.curves[1][1]}
+
+
+def test_a_plain_perceptron_takes_the_batched_products_and_others_vmap():
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from mushin_nb.train._batched import batched_forward
+
+    models = [mlp() for _ in range(3)]
+    params, buffers = stack_module_state(models)
+    x = torch.randn(3, 7, 1, 8, 8)
+    fast = batched_forward(models[0])
+    assert fast is not None and batched_forward(MODELS["cnn"]()) is None
+    reference = vmap(lambda p, b, xi: functional_call(models[0], (p, b), (xi,)))(params, buffers, x)
+    torch.testing.assert_close(fast(params, x), reference, rtol=1e-5, atol=1e-6)
+
+
+def test_the_batched_cross_entropy_equals_each_seeds_own():
+    import torch.nn.functional as F
+
+    from mushin_nb.train._batched import batched_loss
+
+    out, labels = torch.randn(4, 9, 5), torch.randint(0, 5, (4, 9))
+    per_seed = batched_loss(F.cross_entropy)
+    expected = torch.stack([F.cross_entropy(out[i], labels[i]) for i in range(4)])
+    torch.testing.assert_close(per_seed(out, labels), expected)
+    soft = torch.softmax(torch.randn(4, 9, 5), -1)  # class probabilities: the vmap path
+    torch.testing.assert_close(per_seed(out, soft), torch.stack(
+        [F.cross_entropy(out[i], soft[i]) for i in range(4)]))
+    assert batched_loss(F.mse_loss) is None
