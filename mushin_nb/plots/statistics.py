@@ -23,30 +23,20 @@ from typing import Any
 import numpy as np
 
 from mushin_nb.errors import MushinTypeError, bad_value
-from mushin_nb.plots._common import STATUS_COLOURS
+from mushin_nb.plots._common import STATUS_COLOURS, check_backend, panels
 from mushin_nb.plots._notebook import holoviews
 
 __all__ = ["plot_aggregates", "plot_cd", "plot_equivalence", "plot_power", "plot_profile"]
 
-BACKENDS = ("hvplot", "matplotlib")
 # the same red and blue as STATUS_COLOURS: "worse" differs, "equivalent" does not
 VERDICT_COLOURS = {"better": "#2ca02c", "worse": STATUS_COLOURS["differs"],
                    "equivalent": STATUS_COLOURS["does not differ"], "inconclusive": "0.5"}
 
 
-def _backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        raise bad_value("backend", backend, "'hvplot' or 'matplotlib'",
-                        "use backend='matplotlib' for a static figure")
-
-
 def _axes(ax: Any, width: float, height: float) -> tuple[Any, Any]:
-    if ax is not None:
-        return ax.figure, ax
-    from matplotlib.figure import Figure  # no pyplot: nothing global, no double display
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    return fig, fig.subplots()
+    """The figure and the one axes of a single-panel figure (``ax`` when given)."""
+    fig, axes = panels(ax, 1, width, height)
+    return fig, axes[0]
 
 
 def _hv() -> Any:
@@ -78,7 +68,7 @@ def plot_cd(rank: Any, *, backend: str = "hvplot", ax: Any = None) -> Any:
     Methods sit at their mean rank (1 = best, on the left); a thick bar joins methods no
     post-hoc test separates; the bar at the top is Nemenyi's CD.
     """
-    _backend(backend)
+    check_backend(backend)
     _need("rank", rank, ("mean_ranks", "groups", "critical_difference"),
           "a RankResult from mushin_nb.stats.rank_methods")
     names, ranks, bars = _cd_layout(rank)
@@ -131,7 +121,7 @@ def plot_cd(rank: Any, *, backend: str = "hvplot", ax: Any = None) -> Any:
 
 def plot_profile(profile: Any, *, backend: str = "hvplot", ax: Any = None) -> Any:
     """Performance profiles (:func:`mushin_nb.stats.performance_profile`) with their bands."""
-    _backend(backend)
+    check_backend(backend)
     _need("profile", profile, ("coords", "sel"), "a DataArray from performance_profile")
     taus = profile["tau"].values
     methods = [str(m) for m in profile["method"].values]
@@ -172,7 +162,7 @@ def plot_aggregates(tables: Any, *, backend: str = "hvplot", ax: Any = None) -> 
     """
     import pandas as pd
 
-    _backend(backend)
+    check_backend(backend)
     if isinstance(tables, pd.DataFrame):
         tables = {"aggregate": tables}
     if not isinstance(tables, dict) or not tables:
@@ -203,16 +193,16 @@ def plot_aggregates(tables: Any, *, backend: str = "hvplot", ax: Any = None) -> 
             axis.set_title(name)
         return fig
     hv = _hv()
-    panels = []
+    shown = []
     for name, table in tables.items():
         frame = table.reset_index().rename(columns={table.index.name or "index": "method"})
         frame = frame.assign(below=frame["estimate"] - frame["ci_low"],
                              above=frame["ci_high"] - frame["estimate"])
-        panels.append((hv.ErrorBars(frame, "method", ["estimate", "below", "above"]) *
+        shown.append((hv.ErrorBars(frame, "method", ["estimate", "below", "above"]) *
                        hv.Scatter(frame, "method", ["estimate", "ci_low", "ci_high"]).opts(
                            tools=["hover"], size=8)).opts(invert_axes=True, title=name,
                                                           width=300, invert_yaxis=True))
-    return hv.Layout(panels).cols(len(panels))
+    return hv.Layout(shown).cols(len(shown))
 
 
 # ----------------------------------------------------------------------------- power
@@ -225,7 +215,7 @@ def plot_power(curve: Any, *, observed: float | None = None, backend: str = "hvp
     ``curve`` is :func:`mushin_nb.stats.power.power_curve`'s table (``n``,
     ``detectable_effect``); ``observed`` draws a difference to read the seeds off.
     """
-    _backend(backend)
+    check_backend(backend)
     _need("curve", curve, ("columns",), "a DataFrame with columns n, detectable_effect")
     if not {"n", "detectable_effect"} <= set(curve.columns):
         raise bad_value("curve", list(curve.columns), "columns n and detectable_effect",
@@ -255,7 +245,7 @@ def plot_equivalence(result: Any, metric: str | None = None, *, backend: str = "
                      ax: Any = None) -> Any:
     """Each difference interval of one metric against the equivalence margin ``[-m, m]``,
     coloured by verdict (a BenchmarkResult built with ``margin=``)."""
-    _backend(backend)
+    check_backend(backend)
     _need("result", result, ("comparisons", "margin"), "a BenchmarkResult")
     if result.margin is None or "verdict" not in result.comparisons:
         raise bad_value("result", result, "a result built with margin=...",
