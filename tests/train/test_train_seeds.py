@@ -146,18 +146,56 @@ def test_inside_a_job_every_seed_reports_its_loss_to_the_monitor(digits_small):
     assert seen == {"loss_seed0": models.curves[0][1], "loss_seed1": models.curves[1][1]}
 
 
-def test_a_plain_perceptron_takes_the_batched_products_and_others_vmap():
+@pytest.mark.parametrize("arch", ["mlp", "cnn", "pooled"])
+def test_plain_feed_forward_nets_take_the_batched_kernels_and_others_vmap(arch):
+    from torch import nn
     from torch.func import functional_call, stack_module_state, vmap
 
     from mushin_nb.train._batched import batched_forward
 
-    models = [mlp() for _ in range(3)]
+    builds = {**MODELS, "pooled": lambda: nn.Sequential(  # 1-d conv, padding, stride, avg
+        nn.Flatten(), nn.Unflatten(1, (4, 16)), nn.Conv1d(4, 6, 3, stride=2, padding=2),
+        nn.ReLU(), nn.AdaptiveMaxPool1d(3), nn.Tanh(), nn.Flatten(), nn.Linear(18, 10))}
+    if arch == "pooled":  # Unflatten is not batched: the net takes vmap, like BatchNorm
+        assert batched_forward(builds[arch]()) is None
+        return
+    torch.manual_seed(0)
+    models = [builds[arch]() for _ in range(3)]
     params, buffers = stack_module_state(models)
+    params = {k: v.detach().requires_grad_() for k, v in params.items()}
     x = torch.randn(3, 7, 1, 8, 8)
     fast = batched_forward(models[0])
-    assert fast is not None and batched_forward(MODELS["cnn"]()) is None
+    assert fast is not None and batched_forward(MODELS["batchnorm"]()) is None
     reference = vmap(lambda p, b, xi: functional_call(models[0], (p, b), (xi,)))(params, buffers, x)
-    torch.testing.assert_close(fast(params, x), reference, rtol=1e-5, atol=1e-6)
+    out = fast(params, x)
+    torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-6)
+    for i, model in enumerate(models):  # and each model's own forward and gradients
+        torch.testing.assert_close(out[i], model(x[i]), rtol=1e-5, atol=1e-6)
+    grads = torch.autograd.grad(out.square().sum(), list(params.values()))
+    for i, model in enumerate(models):
+        own = torch.autograd.grad(model(x[i]).square().sum(), list(model.parameters()))
+        for stacked, one in zip(grads, own):
+            torch.testing.assert_close(stacked[i], one, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_pooling_nets_match_each_model_in_every_layout():
+    from torch import nn
+    from torch.func import stack_module_state
+
+    from mushin_nb.train._batched import batched_forward
+
+    torch.manual_seed(1)
+    build = lambda: nn.Sequential(  # noqa: E731
+        nn.Conv1d(2, 4, 3, stride=2, padding=2), nn.ReLU(), nn.MaxPool1d(2, padding=1),
+        nn.Conv1d(4, 4, 1, groups=2), nn.AvgPool1d(2), nn.GELU(), nn.Flatten(),
+        nn.Linear(8, 3), nn.Sigmoid())
+    models = [build() for _ in range(4)]
+    params, _ = stack_module_state(models)
+    x = torch.randn(4, 5, 2, 11)
+    out = batched_forward(models[0])(params, x)
+    assert out.shape == (4, 5, 3)
+    for i, model in enumerate(models):
+        torch.testing.assert_close(out[i], model(x[i]), rtol=1e-5, atol=1e-6)
 
 
 def test_the_batched_cross_entropy_equals_each_seeds_own():
