@@ -2,14 +2,15 @@
 
 Both loops are :func:`mushin_nb.train.train_seeds`: ``vectorize=False`` (each seed with
 its own torch.optim optimizer, the reference) and ``vectorize=True`` (all seeds in one
-vmapped loop over stacked parameters), in the same run, rounds interleaved so that load
-on the machine hits both alike; the figure is the fastest round of each (on a shared
-machine the others measure the neighbours), with process CPU time beside it. The weights of
-the two are compared too (they must agree to float tolerance). For reference, the plain
-loop most training code runs (a seeded DataLoader and torch.optim.Adam, one seed after
-another, as the quickstart's train_fn did) is timed too. Then evaluation: the 10
-trained models scored on the digits test split one by one against one vmapped forward
-per batch (:func:`mushin_nb.metrics.evaluate_many`).
+loop over stacked parameters, on batched kernels or vmap), in the same run, rounds
+interleaved so that load on the machine hits both alike; the figure is the fastest round
+of each (on a shared machine the others measure the neighbours), with process CPU time
+beside it. The weights of the two are compared too (they must agree to float tolerance:
+a relative difference below 1e-3). For reference, the plain loop most training code runs
+(a seeded DataLoader and torch.optim.Adam, one seed after another, as the quickstart's
+train_fn did) is timed too. Then evaluation: the 10 trained models scored on the digits
+test split one by one against one stacked forward and one metric update per batch
+(:func:`mushin_nb.metrics.evaluate_many`).
 
 Targets on 2 CPU threads: training >= 5x (MLP) and >= 3x (CNN), evaluation >= 3x; on a
 GPU >= 10x. Run ``python bench/seeds_vectorized.py`` (exit status 1 when a target is
@@ -34,6 +35,7 @@ ROUNDS = 3
 CASES = [("mlp", digits_mlp, 5, 5.0), ("cnn", digits_cnn, 2, 3.0)]  # name, build, epochs, target
 EVAL_TARGET, EVAL_PASSES = 3.0, 5
 GPU_TARGET = 10.0
+WEIGHT_TOLERANCE = 1e-3  # relative; see _max_diff
 
 
 def _timed(fn):
@@ -43,7 +45,11 @@ def _timed(fn):
 
 
 def _max_diff(one, other) -> float:
-    return max(float((p - q).abs().max()) for s in one
+    """The largest weight difference, relative to the largest weight of its tensor.
+
+    Adam divides by the root of the squared gradients, so a weight whose gradient is ~0
+    moves by up to ``lr`` on float rounding alone: an absolute bound says little."""
+    return max(float((p - q).abs().max() / p.abs().max().clamp_min(1e-12)) for s in one
                for p, q in zip(one[s].state_dict().values(), other[s].state_dict().values()))
 
 
@@ -119,12 +125,12 @@ def main() -> int:
     train, test = digits_loaders(batch_size=64)
     ok = True
     print(f"{'case':<10} {'sequential s':>13} {'vectorized s':>13} {'ratio':>7} "
-          f"{'cpu ratio':>10} {'target':>7}  max |w diff|")
+          f"{'cpu ratio':>10} {'target':>7}  max rel |w diff|")
     for name, build, epochs, target in CASES:
         target = GPU_TARGET if gpu else target
         r = _train_case(build, epochs, train, device)
         ratio, cpu_ratio = r["seq"][0] / r["vec"][0], r["seq"][1] / r["vec"][1]
-        ok &= ratio >= target and r["diff"] < 1e-4
+        ok &= ratio >= target and r["diff"] < WEIGHT_TOLERANCE
         print(f"{name + f' x{epochs}ep':<10} {r['seq'][0]:13.2f} {r['vec'][0]:13.2f} "
               f"{ratio:6.1f}x {cpu_ratio:9.1f}x {target:6.1f}x  {r['diff']:.1e}")
         print(f"{name + ' plain':<10} {r['plain']:13.2f} {r['vec'][0]:13.2f} "

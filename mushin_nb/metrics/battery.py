@@ -90,9 +90,7 @@ class Battery:
         flat, labels = _arrays(flat, labels)
         self._check_labels(labels)
         if bool(_isnan(flat).any()):
-            raise MushinValueError(
-                "the predicted probabilities contain NaN. Fix: check the model's output (a "
-                "diverged model?) or the predict_fn.")
+            self._check_finite(flat)
         self.n_samples += labels.shape[0]
         conf, pred = _top(flat)
         if self._needs_cm:
@@ -136,28 +134,14 @@ class Battery:
                 "Fix: pass the right `num_classes`, or set `ignore_index` to the label that "
                 "marks samples to skip.")
 
+    @staticmethod
+    def _check_finite(flat: Any) -> None:
+        raise MushinValueError(
+            "the predicted probabilities contain NaN. Fix: check the model's output (a "
+            "diverged model?) or the predict_fn.")
+
     def _update_bins(self, conf: Any, correct: Any) -> None:
-        low, high = float(conf.min()), float(conf.max())
-        if low < 0 or high > 1 + 1e-6:
-            raise MushinValueError(
-                f"top-class scores range over [{low:.4g}, {high:.4g}], not probabilities in "
-                "[0, 1], so 'ece' is undefined. Fix: make predict_fn return probabilities "
-                "(e.g. apply softmax to the logits).")
-        # float32 bin edges on float32 confidences: the binning torchmetrics does
-        size = N_BINS + 1
-        if isinstance(conf, np.ndarray):
-            conf32 = conf.astype(np.float32)
-            index = (np.searchsorted(_edges().numpy(), conf32, side="right") - 1).clip(0, N_BINS)
-            state = np.stack([np.bincount(index, minlength=size).astype(np.float64),
-                              np.bincount(index, conf32.astype(np.float64), size),
-                              np.bincount(index, correct.astype(np.float64), size)])
-        else:
-            conf32 = conf.float()
-            index = torch.bucketize(conf32, _edges().to(conf.device), right=True) - 1
-            index = index.clamp(0, N_BINS)  # exactly 1.0 gets its own bin, as in torchmetrics
-            state = torch.stack([torch.bincount(index, minlength=size).double(),
-                                 torch.bincount(index, conf32.double(), size),
-                                 torch.bincount(index, correct.double(), size)])
+        state = _bin_states(conf, correct.reshape(1, -1), _offsets(conf, 1, 1), 1)[0]
         self._bins = state if self._bins is None else self._bins + state
 
     def compute(self) -> dict[str, float]:
@@ -183,6 +167,98 @@ class Battery:
                 raw = (torch.cat([p for p, _ in self._raw]), torch.cat([t for _, t in self._raw]))
             out[name] = _call_metric(name, fn, *raw)
         return out
+
+
+def update_together(batteries: list[Battery], probs: torch.Tensor, targets: Any) -> None:
+    """``batteries[i].update(probs[i], targets)`` for all ``i``, in one pass of array
+    operations over ``probs`` (k, N, C, ...): the counts of the k models are one
+    ``bincount`` with an offset per model.  Batteries of different settings, or with
+    metrics of their own, are updated one at a time.
+
+    Examples
+    --------
+    >>> probs = torch.tensor([[[0.9, 0.1], [0.2, 0.8]], [[0.3, 0.7], [0.6, 0.4]]])
+    >>> pair = [Battery(2, metrics=["accuracy", "ece"]) for _ in range(2)]
+    >>> update_together(pair, probs, torch.tensor([0, 1]))
+    >>> [round(b.compute()["accuracy"], 3) for b in pair]
+    [1.0, 0.0]
+    """
+    first = batteries[0]
+    same = all(b.metrics == first.metrics and b.num_classes == first.num_classes
+               and b.ignore_index == first.ignore_index for b in batteries)
+    if not same or first._needs_raw or len(batteries) == 1:
+        for battery, p in zip(batteries, probs):
+            battery.update(p, targets)
+        return
+    k, c = len(batteries), first.num_classes
+    _, targets = first._check(probs[0], targets)  # every slice has the shape of the first
+    flat = probs.detach().movedim(2, -1).reshape(k, -1, c)
+    labels = targets.reshape(-1)
+    if first.ignore_index is not None:
+        keep = labels != first.ignore_index
+        flat, labels = flat[:, keep], labels[keep]
+    if labels.numel() == 0:
+        return
+    flat, labels = _arrays(flat, labels)
+    first._check_labels(labels)
+    if bool(_isnan(flat).any()):
+        first._check_finite(flat)
+    m = labels.shape[0]
+    conf, pred = _top(flat.reshape(k * m, c))
+    offsets = _offsets(flat, k, m)
+    if first._needs_cm:
+        index = (offsets * c + labels.reshape(1, -1)) * c + pred.reshape(k, m)
+        counts = _bincount(index.reshape(-1), k * c * c).reshape(k, c * c)
+        for battery, count in zip(batteries, counts):
+            battery._cm = count if battery._cm is None else battery._cm + count
+    if first._needs_bins:
+        states = _bin_states(conf, pred.reshape(k, m) == labels.reshape(1, -1), offsets, k)
+        for battery, state in zip(batteries, states):
+            battery._bins = state if battery._bins is None else battery._bins + state
+    for i, battery in enumerate(batteries):
+        battery.n_samples += m
+        if first._needs_scores:
+            battery._scores.append(flat[i] if c > 2 else flat[i, :, 1:])
+            battery._labels.append(labels)
+
+
+def _bin_states(conf: Any, correct: Any, offsets: Any, k: int) -> Any:
+    """Per model (k, 3, bins): the count, confidence sum and correct count of each bin.
+
+    ``conf`` is the (k*M,) top-class probability, ``correct`` (k, M) and ``offsets`` the
+    (k, 1) model indices."""
+    low, high = float(conf.min()), float(conf.max())
+    if low < 0 or high > 1 + 1e-6:
+        raise MushinValueError(
+            f"top-class scores range over [{low:.4g}, {high:.4g}], not probabilities in "
+            "[0, 1], so 'ece' is undefined. Fix: make predict_fn return probabilities "
+            "(e.g. apply softmax to the logits).")
+    # float32 bin edges on float32 confidences: the binning torchmetrics does
+    size = N_BINS + 1
+    if isinstance(conf, np.ndarray):
+        conf32 = conf.astype(np.float32)
+        index = (np.searchsorted(_edges().numpy(), conf32, side="right") - 1).clip(0, N_BINS)
+        index = (index.reshape(k, -1) + offsets * size).reshape(-1)
+        state = np.stack([np.bincount(index, minlength=k * size).astype(np.float64),
+                          np.bincount(index, conf32.astype(np.float64), k * size),
+                          np.bincount(index, correct.reshape(-1).astype(np.float64), k * size)])
+    else:
+        conf32 = conf.float()
+        index = torch.bucketize(conf32, _edges().to(conf.device), right=True) - 1
+        index = index.clamp(0, N_BINS)  # exactly 1.0 gets its own bin, as in torchmetrics
+        index = (index.reshape(k, -1) + offsets * size).reshape(-1)
+        state = torch.stack([torch.bincount(index, minlength=k * size).double(),
+                             torch.bincount(index, conf32.double(), k * size),
+                             torch.bincount(index, correct.reshape(-1).double(), k * size)])
+    return state.reshape(3, k, size).transpose(1, 0, 2) if isinstance(state, np.ndarray) \
+        else state.reshape(3, k, size).transpose(0, 1)
+
+
+def _offsets(like: Any, k: int, m: int) -> Any:
+    """(k, 1) model indices, numpy or torch as ``like``."""
+    if isinstance(like, np.ndarray):
+        return np.arange(k).reshape(k, 1)
+    return torch.arange(k, device=like.device).reshape(k, 1)
 
 
 def _call_metric(name: str, fn: MetricFn, probs: torch.Tensor, targets: torch.Tensor) -> float:

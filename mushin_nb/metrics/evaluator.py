@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from mushin_nb.errors import MushinTypeError, bad_value
-from mushin_nb.metrics.battery import Battery
+from mushin_nb.metrics.battery import Battery, update_together
 from mushin_nb.metrics.registry import PredictFn, _task
 
 
@@ -23,7 +23,23 @@ def _batches(data: Any) -> Iterable[Any]:
     if isinstance(data, (str, bytes, Mapping)) or not isinstance(data, Iterable):
         raise bad_value("data", data, "an iterable of (inputs, targets) batches, e.g. a "
                         "DataLoader or a list of tuples", cls=MushinTypeError)
-    return data
+    return _slices(data) or data
+
+
+def _slices(data: Any) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """A DataLoader's batches as slices of its TensorDataset's two tensors, when it reads
+    them in order with the default collation (the same batches, without building each
+    from its samples); None for any other data."""
+    from torch.utils.data import DataLoader, SequentialSampler, TensorDataset, default_collate
+
+    if not (isinstance(data, DataLoader) and isinstance(data.dataset, TensorDataset)
+            and len(data.dataset.tensors) == 2 and isinstance(data.sampler, SequentialSampler)
+            and data.batch_size is not None and data.collate_fn is default_collate):
+        return None
+    x, y = data.dataset.tensors
+    size, n = data.batch_size, len(x)
+    stop = n - n % size if data.drop_last else n
+    return [(x[i:i + size], y[i:i + size]) for i in range(0, stop, size)]
 
 
 def _split(batch: Any) -> tuple[Any, Any]:
@@ -67,11 +83,20 @@ class _Prepared:
         if isinstance(model, torch.nn.Module):
             if self.device is not None and self.device != self.home:
                 model.to(self.device)
-            model.eval()
+            self._set(False)
+
+    def _set(self, training: bool | None) -> None:
+        """Every module in eval mode (``False``) or back as it was (``None``); a module
+        with a ``train`` of its own is told through it, the others by their flag."""
+        for module, was in self.modes:
+            mode = was if training is None else training
+            if type(module).train is torch.nn.Module.train:
+                module.training = mode
+            else:
+                module.train(mode)
 
     def restore(self) -> None:
-        for module, training in self.modes:
-            module.train(training)
+        self._set(None)
         if self.home is not None and self.device != self.home:
             self.model.to(self.home)
 
@@ -145,13 +170,12 @@ def evaluate_many(models: Mapping[str, Any], data: Iterable[Any], *, num_classes
                         alone += names
                         outputs += [(n, prepared[n].model, prepared[n].device) for n in names]
                         continue
-                    outputs += [(name, _Output(out[i]), where) for i, name in enumerate(names)]
+                    # the task's predict_fn on the k outputs at once, the k updates together
+                    probs = _probs(predict, _Output(out.flatten(0, 1)), inputs)
+                    update_together([batteries[n] for n in names],
+                                    probs.unflatten(0, out.shape[:2]), torch.as_tensor(targets))
                 for name, model, where in outputs:
-                    probs = predict(model, _move(inputs, where))
-                    if not isinstance(probs, torch.Tensor):
-                        raise bad_value("predict_fn", probs, "a function returning a tensor of "
-                                        "probabilities (N, num_classes, ...)",
-                                        cls=MushinTypeError)
+                    probs = _probs(predict, model, _move(inputs, where))
                     batteries[name].update(probs, torch.as_tensor(targets))
     finally:
         for prep in prepared.values():
@@ -160,6 +184,14 @@ def evaluate_many(models: Mapping[str, Any], data: Iterable[Any], *, num_classes
         raise bad_value("data", data, "a non-empty iterable of (inputs, targets) batches",
                         "check the DataLoader / dataset is not empty")
     return {name: battery.compute() for name, battery in batteries.items()}
+
+
+def _probs(predict: PredictFn, model: Any, inputs: Any) -> torch.Tensor:
+    probs = predict(model, inputs)
+    if not isinstance(probs, torch.Tensor):
+        raise bad_value("predict_fn", probs, "a function returning a tensor of "
+                        "probabilities (N, num_classes, ...)", cls=MushinTypeError)
+    return probs
 
 
 class _Output:

@@ -27,39 +27,45 @@ CHANNELWISE = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.Adapti
                nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
 CONVOLUTIONS = {nn.Conv1d: F.conv1d, nn.Conv2d: F.conv2d}
 
-Forward = Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
+Forward = Callable[..., torch.Tensor]
 
 
 class _Flow:
-    """The activations of k models in one of two layouts.
+    """The activations of k models in one of three layouts.
 
     ``stacked``: ``(k, N, ...)``, each model's own tensor along the first dimension (for
-    linear layers).  ``side by side``: ``(N, k*C, ...)``, the k models' channels next to
-    each other (for convolutions and pooling, which then see k times the channels).
+    linear layers).  ``side``: ``(N, k*C, ...)``, the k models' channels side by side (for
+    convolutions and pooling, which then see k times the channels).  ``shared``:
+    ``(N, ...)``, one input that all k models read (evaluation); the first layer with
+    weights then runs the k models' weights as one layer k times as wide.
     """
 
-    def __init__(self, x: torch.Tensor) -> None:
-        self.k, self.x, self.stacked = x.shape[0], x, True
+    def __init__(self, x: torch.Tensor, k: int, layout: str) -> None:
+        self.x, self.k, self.layout = x, k, layout
 
     def as_stacked(self) -> torch.Tensor:
-        if not self.stacked:
+        if self.layout == "shared":
+            self.x = self.x.unsqueeze(0).expand(self.k, *self.x.shape)
+        elif self.layout == "side":
             n, _, *rest = self.x.shape
-            self.x, self.stacked = self.x.reshape(n, self.k, -1, *rest).transpose(0, 1), True
+            self.x = self.x.reshape(n, self.k, -1, *rest).transpose(0, 1)
+        self.layout = "stacked"
         return self.x
 
     def side_by_side(self) -> torch.Tensor:
-        if self.stacked:
-            k, n, c, *rest = self.x.shape
-            self.x, self.stacked = self.x.transpose(0, 1).reshape(n, k * c, *rest), False
+        if self.layout != "side":
+            k, n, c, *rest = self.as_stacked().shape
+            self.x, self.layout = self.x.transpose(0, 1).reshape(n, k * c, *rest), "side"
             if len(rest) == 2:  # channels innermost in memory: the CPU's pooling is fast there
                 self.x = self.x.contiguous(memory_format=torch.channels_last)
         return self.x
 
     def flatten(self) -> None:
-        if self.stacked:
-            self.x = self.x.flatten(2)
-        else:  # (N, k*C, ...) -> (k, N, C*...), each model's features in its own order
-            self.x, self.stacked = self.x.reshape(self.x.shape[0], self.k, -1).transpose(0, 1), True
+        if self.layout == "side":  # (N, k*C, ...) -> (k, N, C*...), each model's own order
+            self.x = self.x.reshape(self.x.shape[0], self.k, -1).transpose(0, 1)
+            self.layout = "stacked"
+        else:
+            self.x = self.x.flatten(1 if self.layout == "shared" else 2)
 
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -70,17 +76,31 @@ def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) ->
     return out.reshape(x.shape[0], *lead, weight.shape[1])
 
 
-def _conv(module: nn.Module, name: str) -> Callable[[dict, torch.Tensor], torch.Tensor]:
+def _conv(module: nn.Module, name: str) -> Callable[[dict, _Flow], torch.Tensor]:
     conv = CONVOLUTIONS[type(module)]
 
-    def apply(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    def apply(params: dict[str, torch.Tensor], flow: _Flow) -> torch.Tensor:
         weight, bias = params[f"{name}.weight"], params.get(f"{name}.bias")
-        k = weight.shape[0]
+        groups = module.groups  # a shared input: the k models' filters as one convolution
+        x = flow.x if flow.layout == "shared" and groups == 1 else flow.side_by_side()
+        if x.dim() == 4:  # channels innermost in memory, the output too
+            x = x.contiguous(memory_format=torch.channels_last)
+        if flow.layout != "shared":
+            groups *= flow.k
+        flow.layout = "side"
         return conv(x, weight.reshape(-1, *weight.shape[2:]),
                     None if bias is None else bias.reshape(-1), module.stride, module.padding,
-                    module.dilation, module.groups * k)
+                    module.dilation, groups)
 
     return apply
+
+
+def _shared_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+                   ) -> torch.Tensor:
+    """k linear layers on one ``(N, ..., in)`` input as one layer: ``(k, N, ..., out)``."""
+    k, out = weight.shape[:2]
+    wide = F.linear(x, weight.reshape(k * out, -1), None if bias is None else bias.reshape(-1))
+    return wide.unflatten(-1, (k, out)).movedim(-2, 0)
 
 
 def _step(name: str, module: nn.Module) -> tuple[str, object] | None:
@@ -110,7 +130,8 @@ def batched_forward(base: nn.Module) -> Forward | None:
     """``forward(params, x)`` of k stacked copies of ``base``, or None if it does not apply.
 
     ``params`` maps ``base``'s parameter names to ``(k, *shape)`` tensors and ``x`` is
-    ``(k, N, ...)``, one batch per copy; the result is ``(k, N, ...)``.
+    ``(k, N, ...)``, one batch per copy, or with ``shared=True`` one ``(N, ...)`` batch for
+    all; the result is ``(k, N, ...)``.
 
     Examples
     --------
@@ -121,6 +142,9 @@ def batched_forward(base: nn.Module) -> Forward | None:
     >>> x = torch.randn(2, 5, 1, 4, 4)
     >>> out = batched_forward(models[0])(params, x)
     >>> bool(torch.allclose(out[1], models[1](x[1]), atol=1e-6))
+    True
+    >>> shared = batched_forward(models[0])(params, x[0], shared=True)
+    >>> bool(torch.allclose(shared[1], models[1](x[0]), atol=1e-6))
     True
     >>> batched_forward(nn.Sequential(nn.BatchNorm1d(3))) is None
     True
@@ -134,16 +158,23 @@ def batched_forward(base: nn.Module) -> Forward | None:
         if _commutes(steps[i], steps[i + 1]):  # of the values (the same function)
             steps[i], steps[i + 1] = steps[i + 1], steps[i]
 
-    def forward(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        flow = _Flow(x)
+    def forward(params: dict[str, torch.Tensor], x: torch.Tensor,
+                shared: bool = False) -> torch.Tensor:
+        k = next(iter(params.values())).shape[0]
+        flow = _Flow(x, k, "shared" if shared else "stacked")
         for kind, what in steps:  # type: ignore[misc]
             if kind == "linear":
-                flow.x = _linear(flow.as_stacked(), params[f"{what}.weight"],
-                                 params.get(f"{what}.bias"))
+                weight, bias = params[f"{what}.weight"], params.get(f"{what}.bias")
+                if flow.layout == "shared":
+                    flow.x, flow.layout = _shared_linear(flow.x, weight, bias), "stacked"
+                else:
+                    flow.x = _linear(flow.as_stacked(), weight, bias)
             elif kind == "conv":
-                flow.x = what(params, flow.side_by_side())  # type: ignore[operator]
+                flow.x = what(params, flow)  # type: ignore[operator]
             elif kind == "channelwise":
-                flow.x = what(flow.side_by_side())  # type: ignore[operator]
+                if flow.layout != "shared":
+                    flow.side_by_side()
+                flow.x = what(flow.x)  # type: ignore[operator]
             elif kind == "flatten":
                 flow.flatten()
             else:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mushin_nb.train._batched import batched_forward
 from mushin_nb.train._stack import structure
 
 __all__ = ["StackedForward", "same_structure_groups"]
@@ -43,8 +44,9 @@ class StackedForward:
     """``forward(x) -> (k, N, ...)``: the outputs of k models of one structure on ``x``.
 
     The models' parameters and buffers are stacked once (a copy: later changes to the
-    models are not seen) and a stateless copy of the first model runs under
-    ``torch.func.vmap`` in eval mode.
+    models are not seen).  A plain feed-forward net runs on batched kernels (see
+    :func:`mushin_nb.train._batched.batched_forward`); any other, a stateless copy of the
+    first model under ``torch.func.vmap`` in eval mode.
 
     Examples
     --------
@@ -63,6 +65,10 @@ class StackedForward:
         params, buffers = stack_module_state(list(models))
         self.params = {k: v.detach() for k, v in params.items()}
         self.buffers = buffers
+        self.k = len(models)
+        self._batched = batched_forward(models[0])  # reads the structure only
+        if self._batched is not None:
+            return
         self.base = copy.deepcopy(models[0]).to("meta").eval()
 
         def one(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
@@ -71,6 +77,9 @@ class StackedForward:
         self._forward = vmap(one, in_dims=(0, 0, None))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self._batched is not None:
+            with torch.no_grad():
+                return self._batched(self.params, x, shared=True)
         # vmap runs several times slower under inference_mode than under no_grad
         with torch.inference_mode(False), torch.no_grad():
             return self._forward(self.params, self.buffers, x)

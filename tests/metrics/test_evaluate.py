@@ -176,3 +176,22 @@ def test_auroc_is_nan_when_targets_hold_a_single_class():
     out = evaluate(lambda v: v, (x, torch.zeros(10, dtype=torch.long)), num_classes=3)
     assert np.isnan(out["auroc"]) and out["recall"] == pytest.approx(
         skm.recall_score(np.zeros(10), x.argmax(1).numpy(), average="macro", zero_division=0))
+
+
+@pytest.mark.parametrize(("batch_size", "drop_last"), [(3, False), (3, True), (5, False)])
+def test_an_ordered_loader_over_tensors_is_read_as_slices_with_the_same_batches(batch_size,
+                                                                               drop_last):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from mushin_nb.metrics.evaluator import _batches
+
+    data = TensorDataset(torch.randn(10, 3), torch.arange(10))
+    loader = DataLoader(data, batch_size=batch_size, drop_last=drop_last)
+    fast, reference = list(_batches(loader)), list(loader)
+    assert fast is not loader and len(fast) == len(reference)
+    for (x, y), (rx, ry) in zip(fast, reference):
+        assert torch.equal(x, rx) and torch.equal(y, ry)
+    shuffled = DataLoader(data, batch_size=3, shuffle=True)  # drawn orders stay the loader's
+    assert _batches(shuffled) is shuffled
+    collated = DataLoader(data, batch_size=3, collate_fn=lambda b: b)
+    assert _batches(collated) is collated

@@ -169,8 +169,10 @@ def test_plain_feed_forward_nets_take_the_batched_kernels_and_others_vmap(arch):
     reference = vmap(lambda p, b, xi: functional_call(models[0], (p, b), (xi,)))(params, buffers, x)
     out = fast(params, x)
     torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-6)
+    shared = fast(params, x[0], shared=True)  # one batch that every model reads
     for i, model in enumerate(models):  # and each model's own forward and gradients
         torch.testing.assert_close(out[i], model(x[i]), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(shared[i], model(x[0]), rtol=1e-5, atol=1e-6)
     grads = torch.autograd.grad(out.square().sum(), list(params.values()))
     for i, model in enumerate(models):
         own = torch.autograd.grad(model(x[i]).square().sum(), list(model.parameters()))
