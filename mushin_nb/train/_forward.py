@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from mushin_nb.train._batched import batched_forward
-from mushin_nb.train._stack import structure
 
 __all__ = ["StackedForward", "same_structure_groups"]
 
@@ -17,10 +16,11 @@ __all__ = ["StackedForward", "same_structure_groups"]
 def _key(model: Any) -> tuple | None:
     if not isinstance(model, nn.Module):
         return None
-    tensors = [*model.parameters(), *model.buffers()]
-    if not tensors or len({(t.device, t.dtype) for t in tensors}) != 1:
+    named = [*model.named_parameters(), *model.named_buffers()]
+    if not named or len({(t.device, t.dtype) for _, t in named}) != 1:
         return None
-    return (type(model), tensors[0].device, tuple(structure(model)), repr(model))
+    shapes = tuple((name, tuple(t.shape), str(t.dtype)) for name, t in named)
+    return (type(model), named[0][1].device, shapes, repr(model))
 
 
 def same_structure_groups(models: Sequence[Any]) -> list[list[int]]:
