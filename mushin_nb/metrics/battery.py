@@ -78,19 +78,12 @@ class Battery:
         """Add one batch: ``probs`` (N, C, ...) probabilities and ``targets`` (N, ...) labels."""
         probs, targets = self._check(probs, targets)
         c = self.num_classes
-        flat = probs.detach().movedim(1, -1).reshape(-1, c)
-        labels = targets.reshape(-1)
-        if self.ignore_index is not None:
-            keep = labels != self.ignore_index
-            flat, labels = flat[keep], labels[keep]
         if self._needs_raw:
             self._raw.append((probs, targets))
-        if labels.numel() == 0:
+        kept = self._kept(probs.detach().movedim(1, -1).reshape(-1, c), targets.reshape(-1))
+        if kept is None:
             return
-        flat, labels = _arrays(flat, labels)
-        self._check_labels(labels)
-        if bool(_isnan(flat).any()):
-            self._check_finite(flat)
+        flat, labels = kept
         self.n_samples += labels.shape[0]
         conf, pred = _top(flat)
         if self._needs_cm:
@@ -134,14 +127,24 @@ class Battery:
                 "Fix: pass the right `num_classes`, or set `ignore_index` to the label that "
                 "marks samples to skip.")
 
-    @staticmethod
-    def _check_finite(flat: Any) -> None:
-        raise MushinValueError(
-            "the predicted probabilities contain NaN. Fix: check the model's output (a "
-            "diverged model?) or the predict_fn.")
+    def _kept(self, flat: Any, labels: Any) -> tuple[Any, Any] | None:
+        """``flat`` (..., M, C) probabilities and ``labels`` (M,) without the ignored
+        samples, as the state's arrays and checked; None when no sample is left."""
+        if self.ignore_index is not None:
+            keep = labels != self.ignore_index
+            flat, labels = flat[..., keep, :], labels[keep]
+        if labels.numel() == 0:
+            return None
+        flat, labels = _arrays(flat, labels)
+        self._check_labels(labels)
+        if bool(_isnan(flat).any()):
+            raise MushinValueError(
+                "the predicted probabilities contain NaN. Fix: check the model's output (a "
+                "diverged model?) or the predict_fn.")
+        return flat, labels
 
     def _update_bins(self, conf: Any, correct: Any) -> None:
-        state = _bin_states(conf, correct.reshape(1, -1), _offsets(conf, 1, 1), 1)[0]
+        state = _bin_states(conf, correct.reshape(1, -1), _offsets(conf, 1), 1)[0]
         self._bins = state if self._bins is None else self._bins + state
 
     def compute(self) -> dict[str, float]:
@@ -192,20 +195,13 @@ def update_together(batteries: list[Battery], probs: torch.Tensor, targets: Any)
         return
     k, c = len(batteries), first.num_classes
     _, targets = first._check(probs[0], targets)  # every slice has the shape of the first
-    flat = probs.detach().movedim(2, -1).reshape(k, -1, c)
-    labels = targets.reshape(-1)
-    if first.ignore_index is not None:
-        keep = labels != first.ignore_index
-        flat, labels = flat[:, keep], labels[keep]
-    if labels.numel() == 0:
+    kept = first._kept(probs.detach().movedim(2, -1).reshape(k, -1, c), targets.reshape(-1))
+    if kept is None:
         return
-    flat, labels = _arrays(flat, labels)
-    first._check_labels(labels)
-    if bool(_isnan(flat).any()):
-        first._check_finite(flat)
+    flat, labels = kept
     m = labels.shape[0]
     conf, pred = _top(flat.reshape(k * m, c))
-    offsets = _offsets(flat, k, m)
+    offsets = _offsets(flat, k)
     if first._needs_cm:
         index = (offsets * c + labels.reshape(1, -1)) * c + pred.reshape(k, m)
         counts = _bincount(index.reshape(-1), k * c * c).reshape(k, c * c)
@@ -254,7 +250,7 @@ def _bin_states(conf: Any, correct: Any, offsets: Any, k: int) -> Any:
         else state.reshape(3, k, size).transpose(0, 1)
 
 
-def _offsets(like: Any, k: int, m: int) -> Any:
+def _offsets(like: Any, k: int) -> Any:
     """(k, 1) model indices, numpy or torch as ``like``."""
     if isinstance(like, np.ndarray):
         return np.arange(k).reshape(k, 1)

@@ -60,4 +60,3 @@ def _auroc(scores: Any, labels: Any) -> float:
                         + torch.searchsorted(neg, pos, right=True).sum()).item())
         aucs.append(wins / 2 / (n_pos * n_neg))
     return float(np.mean(aucs)) if aucs else math.nan
-

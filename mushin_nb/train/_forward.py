@@ -65,7 +65,6 @@ class StackedForward:
         params, buffers = stack_module_state(list(models))
         self.params = {k: v.detach() for k, v in params.items()}
         self.buffers = buffers
-        self.k = len(models)
         self._batched = batched_forward(models[0])  # reads the structure only
         if self._batched is not None:
             return
