@@ -63,30 +63,42 @@ def check_launch(launcher: Any, overrides: Any, gpus_per_job: Any) -> Launch | N
     return Launch(launcher, tuple(overrides or ()), gpus)
 
 
-def groups(names: Sequence[str], slots: int | None) -> list[str]:
+def groups(names: Sequence[str], slots: int | None,
+           costs: Sequence[float] | None = None) -> list[str]:
     """The round's job names as sweep values: one each, or dealt into ``slots`` groups.
 
     A launcher with a fixed number of workers gets one sweep job per worker (each trains
     its group in turn): a sweep job costs its launcher a config composition, which
-    would otherwise outweigh a few epochs of a small model.
+    would otherwise outweigh a few epochs of a small model.  With ``costs`` (the expected
+    seconds of each job) the groups are balanced: the costliest job goes first, each to
+    the group with the least work so far; without, the jobs are dealt in turn.
 
     Examples
     --------
     >>> groups(["c0", "c1", "c2"], None), groups(["c0", "c1", "c2"], 2)
     (['c0', 'c1', 'c2'], ['c0.c2', 'c1'])
+    >>> groups(["c0", "c1", "c2", "c3"], 2, costs=[3.0, 1.0, 1.0, 1.0])
+    ['c0', 'c1.c2.c3']
     """
     if slots is None or slots >= len(names):
         return list(names)
-    return [".".join(names[i::slots]) for i in range(slots)]
+    weights = [1.0] * len(names) if costs is None else list(costs)
+    loads, members = [0.0] * slots, [[] for _ in range(slots)]
+    for i in sorted(range(len(names)), key=lambda i: -weights[i]):  # stable: ties in turn
+        least = min(range(slots), key=lambda g: loads[g])
+        loads[least] += weights[i]
+        members[least].append(i)
+    return [".".join(names[i] for i in sorted(group)) for group in members]
 
 
 def run_round(launch: Launch, task: Callable[[str], Any], round_: int, names: Sequence[str],
-              root: Path, progress: Any) -> None:
+              root: Path, progress: Any, costs: Sequence[float] | None = None) -> None:
     """Run ``task(jobs)`` over one round's job names as a sweep; raise when one broke down.
 
-    ``jobs`` names one job, or several joined by ``"."`` (see :func:`groups`).
+    ``jobs`` names one job, or several joined by ``"."`` (see :func:`groups`, which
+    balances the groups by ``costs``).
     """
-    wf = sweep(task, {"jobs": multirun(groups(names, launch.slots))},
+    wf = sweep(task, {"jobs": multirun(groups(names, launch.slots, costs))},
                working_dir=root / "rounds" / str(round_), launcher=launch.launcher,
                overrides=list(launch.overrides), gpus_per_job=launch.gpus_per_job,
                progress=progress, title=f"tune round {round_}")

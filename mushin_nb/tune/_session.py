@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import statistics
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -113,13 +114,30 @@ class Session:
                 job.started = True
                 self.sink.job_start(job.index)
         run_round(self.launch, RoundTask(self.blob, self.settings, self.round), self.round,
-                  [j.name for j in jobs], self.store.root, self.progress)
+                  [j.name for j in jobs], self.store.root, self.progress, self.costs(jobs))
         for job in jobs:
             job.record = self.store.load_record(job.name) or job.record
             if job.failed:
                 self.end(job, "failed", job.record["error"]["message"])
                 for sibling in self.jobs_of(job.candidate):
                     self.end(sibling, "done" if sibling.epochs else "skipped")
+
+    def costs(self, jobs: list[Job]) -> list[float] | None:
+        """Each job's expected seconds to this round's budget, from its measured epochs
+        (a job not yet measured counts as the median measured one); None before any."""
+        if self.schedule is None:
+            return None
+        rates = {id(j): j.seconds / j.epochs for j in jobs if j.epochs}
+        if not rates:
+            return None
+        typical = statistics.median(rates.values())
+        budget = self.schedule.budgets[self.round]
+        out = []
+        for job in jobs:
+            rate = rates.get(id(job), typical)
+            left = budget - (job.epochs if self.schedule.unit == "epoch" else job.seconds)
+            out.append(max(left, 0.0) * (rate if self.schedule.unit == "epoch" else 1.0))
+        return out
 
     def jobs_of(self, candidate: int) -> list[Job]:
         per = len(self.seeds) if self.seeds is not None else 1

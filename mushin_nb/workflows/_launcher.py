@@ -119,7 +119,8 @@ def execute(spec: SweepSpec) -> SweepResult:
         if spec.working_dir is None and user_sweep_dir(spec.overrides):
             sweep_dir = check_dir(Path(str(master.hydra.sweep.dir)), "overrides")
         grid = build_grid(hydra, master)
-        if name == FAST and touches_defaults(hydra, master, grid):
+        values_only = not touches_defaults(hydra, master, grid)
+        if name == FAST and not values_only:
             name = "basic"
         chdir = master.hydra.job.chdir
         if chdir is None:
@@ -131,7 +132,9 @@ def execute(spec: SweepSpec) -> SweepResult:
             fast.full_compose = name != FAST
             fast.plain = name == FAST and spec.plain and plain_overrides(master)
             # every job's config before any job runs: a bad value fails the sweep up front
-            cfgs = [job_cfg(fast, overrides) for overrides in grid.jobs] if name == FAST else [
+            # (a grid of values composes like the fast launcher's jobs, without Hydra's
+            # full composition; one over config groups composes its first job in full)
+            cfgs = [job_cfg(fast, overrides) for overrides in grid.jobs] if values_only else [
                 _full_cfg(hydra, master, grid.jobs[0])]
             if spec.validate is not None:
                 spec.validate(cfgs[0])

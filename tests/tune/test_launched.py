@@ -169,3 +169,42 @@ def test_bad_launch_arguments_fail_before_anything_is_written(tmp_path, kwargs, 
         tune(Flat(), [{"a": 1}], rounds=[1], working_dir=tmp_path / "wd", progress=False,
              **kwargs)
     assert not (tmp_path / "wd").exists()
+
+
+class Paced(EpochTrainer):
+    """An epoch of candidate ``pace`` sleeps ``pace`` x 50 ms; the faster, the better."""
+
+    metric = "score"
+
+    def create_model(self, params):
+        self.pace = params.pace
+
+    def train_epoch(self, epoch):
+        time.sleep(0.05 * self.pace)
+        return {"score": float(self.pace)}
+
+    def save(self, checkpoint):
+        checkpoint.save_pickle(self.pace)
+
+    def load(self, checkpoint, params):
+        self.pace = checkpoint.load_pickle()
+
+
+@pytest.mark.timeout(300)
+def test_later_rounds_deal_jobs_to_workers_by_their_measured_epoch_times(tmp_path):
+    import yaml
+
+    results = tune(Paced(), [{"pace": p} for p in (6, 1, 2, 3)], rounds=[1, 3],
+                   reduction=4 / 3, working_dir=tmp_path, progress=False, launcher="joblib",
+                   overrides=["hydra.launcher.n_jobs=2"])
+    assert [(c.params.pace, c.epochs) for c in results] == [(6, 3), (3, 3), (2, 3), (1, 1)]
+
+    def dealt(round_):
+        jobs = [yaml.safe_load((d / ".hydra" / "overrides.yaml").read_text())[0]
+                for d in sorted((tmp_path / "rounds" / str(round_)).iterdir()) if d.is_dir()]
+        return sorted(sorted(j.split("=", 1)[1].split(".")) for j in jobs)
+
+    # round 0: nothing measured, the four dealt in turn; round 1: the slow one (6) trains
+    # alone while one worker takes the other two (3 + 2), not 6 + 2 against 3
+    assert dealt(0) == [["c0000", "c0002"], ["c0001", "c0003"]]
+    assert dealt(1) == [["c0000"], ["c0002", "c0003"]]

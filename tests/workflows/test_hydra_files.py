@@ -110,3 +110,9 @@ def test_structured_configs_keep_their_types(in_tmp):
                                                r"compose.*Fix: pass values of the type"):
         Typed(TypedCfg).run(n=multirun([1, "many"]), working_dir="typed", progress=False)
     assert not (in_tmp / "typed").exists()  # refused before any job ran
+    # a launcher plugin's sweep checks every job up front too, not only the first
+    with pytest.raises(MushinValueError, match=r"the job with overrides \['n=many'\] does not "
+                                               r"compose"):
+        Typed(TypedCfg).run(n=multirun([1, "many"]), working_dir="typed", launcher="basic",
+                            progress=False)
+    assert not (in_tmp / "typed").exists()
