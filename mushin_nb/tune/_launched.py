@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mushin_nb.errors import MushinRuntimeError, MushinTypeError, bad_value
-from mushin_nb.workflows import check_gpus_per_job, multirun, sweep
+from mushin_nb.workflows import check_gpus_per_job, check_launcher, multirun, sweep
 
 __all__ = ["Launch", "check_launch", "groups", "run_round"]
 
@@ -60,6 +60,7 @@ def check_launch(launcher: Any, overrides: Any, gpus_per_job: Any) -> Launch | N
             raise bad_value("overrides", overrides, "empty when launcher is None",
                             "name the launcher the overrides are for, e.g. launcher='joblib'")
         return None
+    check_launcher(launcher)  # once, not at the first round
     return Launch(launcher, tuple(overrides or ()), gpus)
 
 

@@ -8,6 +8,7 @@ the same ``working_dir`` only runs what is missing.
 
 from mushin_nb.errors import JobSkipped
 from mushin_nb.workflows._base_workflow import BaseWorkflow, Failure
+from mushin_nb.workflows._launcher import check_launcher
 from mushin_nb.workflows._metrics_workflow import MultiRunMetricsWorkflow, load_from_dir
 from mushin_nb.workflows._multirun import hydra_list, multirun
 from mushin_nb.workflows._placement import check_gpus_per_job, visible_devices
@@ -21,6 +22,7 @@ __all__ = [
     "MultiRunMetricsWorkflow",
     "RobustnessCurve",
     "check_gpus_per_job",
+    "check_launcher",
     "hydra_list",
     "load_from_dir",
     "multirun",

@@ -38,7 +38,8 @@ from mushin_nb.workflows._plan import (
 from mushin_nb.workflows._plugins import run_plugin, worker_sys_path
 from mushin_nb.workflows._store import read_record, write_text_atomic
 
-__all__ = ["FAST", "JobOutcome", "SweepResult", "SweepSpec", "execute", "known_launchers"]
+__all__ = ["FAST", "JobOutcome", "SweepResult", "SweepSpec", "check_launcher", "execute",
+           "known_launchers"]
 
 
 @contextlib.contextmanager
@@ -65,6 +66,35 @@ def known_launchers(hydra: Any) -> list[str]:
     """Launcher names: ours plus every ``hydra/launcher`` option Hydra can find."""
     options = hydra.config_loader.get_group_options("hydra/launcher")
     return [FAST, *sorted(options)]
+
+
+def _check_name(hydra: Any, launcher: Any) -> None:
+    name = launcher or FAST
+    if not isinstance(name, str) or name not in known_launchers(hydra):
+        raise bad_value("launcher", launcher, f"one of {known_launchers(hydra)}",
+                        "pass launcher=None for the fast in-process launcher, or install "
+                        "the Hydra launcher plugin you named")
+
+
+def check_launcher(launcher: Any) -> None:
+    """Raise the error a sweep on ``launcher`` would raise when Hydra knows no such launcher.
+
+    For callers that run many sweeps (tune()'s rounds): the name is checked once, before
+    anything is written.
+
+    Examples
+    --------
+    >>> check_launcher("joblib")
+    >>> check_launcher("jobllib")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    mushin_nb.errors.MushinValueError: `launcher` must be one of [...], got 'jobllib'...
+    """
+    from hydra import initialize
+    from hydra.core.global_hydra import GlobalHydra
+
+    with initialize(config_path=None, version_base=None):
+        _check_name(GlobalHydra.instance().hydra, launcher)
 
 
 def _compose(hydra: Any, spec: SweepSpec, overrides: list[str]) -> Any:
@@ -106,10 +136,7 @@ def execute(spec: SweepSpec) -> SweepResult:
         f"hydra.sweep.dir={quote_path(sweep_dir)}"]
     name = spec.launcher or FAST
     with _hydra_session(spec) as hydra:
-        if not isinstance(name, str) or name not in known_launchers(hydra):
-            raise bad_value("launcher", spec.launcher, f"one of {known_launchers(hydra)}",
-                            "pass launcher=None for the fast in-process launcher, or install "
-                            "the Hydra launcher plugin you named")
+        _check_name(hydra, spec.launcher)
         gpus = _placement.check_gpus_per_job(spec.gpus_per_job, spec.launcher, spec.threads)
         if name != FAST:
             hydra_overrides.append(f"hydra/launcher={name}")

@@ -163,6 +163,8 @@ class Flat(EpochTrainer):
     ({"launcher": "joblib", "overrides": "hydra.launcher.n_jobs=2"}, MushinTypeError,
      r"`overrides` must be a list of Hydra override strings"),
     ({"launcher": 3}, MushinTypeError, r"`launcher` must be None or a Hydra launcher name"),
+    ({"launcher": "jobllib"}, MushinValueError,
+     r"`launcher` must be one of \[.*'joblib'.*\], got 'jobllib'.*Fix: .*install"),
 ])
 def test_bad_launch_arguments_fail_before_anything_is_written(tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):
