@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 #: Name of the folder of ``working_dir`` that holds the Hydra sweep over (method, seed).
 SWEEP = "sweep"
+_LEASES = ".leases"  # in the checkpoints folder: who trains which SeedTrainer seed
 
 
 class _TrainJob:
@@ -72,16 +74,53 @@ class _TrainJob:
         return self.checkpoints / trainer.checkpoint_name(slug, seed)
 
     def _seed_trainer(self, slug: str, seed: int, trainer: SeedTrainer) -> Path:
-        """Train every seed of the method that has no checkpoint yet (this one among them)."""
-        import torch
+        """Train every seed of the method that has no checkpoint yet (this one among them).
+
+        Jobs of one method that run at once (process launchers, two runners) share the
+        seeds out: a job claims each seed it trains (a lease, as for sweep jobs), skips the
+        seeds another live job holds, and waits for its own seed when another holds it.
+        """
+        from mushin_nb.workflows._claims import Claims
 
         path = self.seed_checkpoint(slug, seed)
         if path.is_file():  # trained by an earlier job of this sweep, or a killed run
             return path
         if (slug, seed) in self.failed:
             raise self.failed[(slug, seed)]
-        missing = [s for s in dict.fromkeys([seed, *self.seeds])
-                   if not self.seed_checkpoint(slug, s).is_file()]
+        with Claims() as claims:
+            while not claims.claim(self._lease_dir(slug, seed)):
+                if self._await_seed(slug, seed):
+                    return path
+            mine = [s for s in dict.fromkeys([seed, *self.seeds])
+                    if (s == seed or claims.claim(self._lease_dir(slug, s)))
+                    and not self.seed_checkpoint(slug, s).is_file()]
+            if seed not in mine:  # saved by its holder between our two looks
+                return path
+            self._train_seeds(slug, trainer, mine, self._router(slug, seed))
+        if (slug, seed) in self.failed:
+            raise self.failed[(slug, seed)]
+        return path
+
+    def _lease_dir(self, slug: str, seed: int) -> Path:
+        return self.checkpoints / _LEASES / slug / str(seed)
+
+    def _await_seed(self, slug: str, seed: int) -> bool:
+        """Wait while another job holds ``seed``: True once it is saved, False when the
+        lease is gone without a checkpoint (failed, or its runner died: train it here)."""
+        from mushin_nb.workflows._claims import read_lease, stale
+
+        path = self.seed_checkpoint(slug, seed)
+        while True:
+            if path.is_file():
+                return True
+            lease = read_lease(self._lease_dir(slug, seed))
+            if lease is None or stale(lease):
+                return path.is_file()
+            time.sleep(0.05)
+
+    def _train_seeds(self, slug: str, trainer: SeedTrainer, seeds: list[int],
+                     progress: Callable[[int, int, int, float], None]) -> None:
+        import torch
 
         def save(s: int, model: Any) -> None:
             target = self.seed_checkpoint(slug, s)
@@ -90,11 +129,8 @@ class _TrainJob:
             torch.save(trainer.checkpoint_object(model), partial)
             os.replace(partial, target)  # a killed job leaves no half-written checkpoint
 
-        models = trainer.train_many(missing, save, self._router(slug, seed))
+        models = trainer.train_many(seeds, save, progress)
         self.failed.update({(slug, s): error for s, error in models.failures.items()})
-        if seed in models.failures:
-            raise models.failures[seed]
-        return path
 
     def _router(self, slug: str, seed: int) -> Callable[[int, int, int, float], None]:
         """Send each seed's epochs to that seed's job of the monitor (else to this job)."""

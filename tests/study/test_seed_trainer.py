@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from sklearn.metrics import accuracy_score
@@ -128,6 +129,36 @@ def test_a_rerun_trains_only_new_seeds_and_changed_settings_warn(tmp_path, test_
     with pytest.warns(MushinWarning, match=r"'m' \(seeds \[0, 1, 2, 3, 4\]\).*changed since"):
         changed.run()
     assert changed.stale == {"m": [0, 1, 2, 3, 4]} and build.seeds() == [0, 1, 2, 3, 4]
+
+
+class Everywhere:
+    """A builder that logs the seed it builds for and the process it builds in."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self) -> torch.nn.Module:
+        with open(self.path, "a") as fh:
+            fh.write(f"{torch.initial_seed()} {os.getpid()}\n")
+        return digits_mlp(hidden=16)
+
+    def seeds_elsewhere(self) -> list[int]:
+        lines = [line.split() for line in self.path.read_text().splitlines()]
+        return [int(seed) for seed, pid in lines if int(pid) != os.getpid()]
+
+
+@pytest.mark.timeout(300)
+def test_jobs_of_one_method_in_two_processes_train_each_seed_once(tmp_path, test_batches,
+                                                                 train_loader):
+    build = Everywhere(tmp_path / "built.log")
+    study = Study({"m": SeedTrainer(build, train_loader, epochs=3)}, seeds=[0, 1, 2, 3],
+                  data=test_batches, num_classes=10, metrics=["accuracy"],
+                  working_dir=tmp_path / "study", launcher="joblib", progress=False)
+    result = study.run()
+    # joblib's workers (one per core) start jobs 0 and 1 together; each seed trains once
+    assert sorted(build.seeds_elsewhere()) == [0, 1, 2, 3]
+    assert np.isfinite(result.data["accuracy"]).all() and study.failures == []
+    assert not list((tmp_path / "study" / "checkpoints").glob("**/lease.json"))
 
 
 def test_a_nan_seed_fails_alone(tmp_path, test_batches, train_loader):
