@@ -59,14 +59,15 @@ class _TrainJob:
         token = _CHECKPOINT_DIR.set(self.checkpoints)
         try:
             fn = self.train_fns[slug]
+            code = self.codes[slug]
             if is_seed_trainer(fn):
                 returned = self._seed_trainer(slug, seed, fn)
+                code = self._trained_by(slug, seed)
             else:
                 returned = fn(seed)
         finally:
             _CHECKPOINT_DIR.reset(token)
-        return {"checkpoint": str(_check_path(name, seed, returned)),
-                "train_fn": self.codes[slug]}
+        return {"checkpoint": str(_check_path(name, seed, returned)), "train_fn": code}
 
     def seed_checkpoint(self, slug: str, seed: int) -> Path:
         """Where a SeedTrainer method's seed is saved."""
@@ -101,6 +102,18 @@ class _TrainJob:
             raise self.failed[(slug, seed)]
         return path
 
+    def _code_file(self, slug: str, seed: int) -> Path:
+        """Beside a SeedTrainer seed's checkpoint: the fingerprint of the code that trained
+        it, so that a job recording a checkpoint another job saved records that code."""
+        path = self.seed_checkpoint(slug, seed)
+        return path.with_name(f".{path.name}.train_fn")
+
+    def _trained_by(self, slug: str, seed: int) -> str:
+        try:
+            return self._code_file(slug, seed).read_text(encoding="utf-8")
+        except OSError:  # saved before fingerprints were kept beside checkpoints
+            return self.codes[slug]
+
     def _lease_dir(self, slug: str, seed: int) -> Path:
         return self.checkpoints / _LEASES / slug / str(seed)
 
@@ -122,10 +135,13 @@ class _TrainJob:
                      progress: Callable[[int, int, int, float], None]) -> None:
         import torch
 
+        from mushin_nb.workflows import _store
+
         def save(s: int, model: Any) -> None:
             target = self.seed_checkpoint(slug, s)
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{target.name}.partial")
+            _store.write_text_atomic(self._code_file(slug, s), self.codes[slug])
             torch.save(trainer.checkpoint_object(model), partial)
             os.replace(partial, target)  # a killed job leaves no half-written checkpoint
 

@@ -161,6 +161,20 @@ def test_jobs_of_one_method_in_two_processes_train_each_seed_once(tmp_path, test
     assert not list((tmp_path / "study" / "checkpoints").glob("**/lease.json"))
 
 
+def test_seeds_saved_by_another_job_count_as_stale_when_the_code_changed(
+        tmp_path, test_batches, train_loader):
+    build = Logged(tmp_path / "built.log")
+    _study({"m": SeedTrainer(build, train_loader, epochs=1)}, tmp_path, test_batches).run()
+    # as if killed after job 0 trained all three seeds, before jobs 1 and 2 recorded them
+    for num in ("1", "2"):
+        (tmp_path / "study" / "sweep" / num / ".mushin" / "record.json").unlink()
+    changed = _study({"m": SeedTrainer(build, train_loader, epochs=2)}, tmp_path,
+                     test_batches)
+    with pytest.warns(MushinWarning, match=r"'m' \(seeds \[0, 1, 2\]\).*changed since"):
+        changed.run()
+    assert changed.stale == {"m": [0, 1, 2]} and build.seeds() == [0, 1, 2]
+
+
 def test_a_nan_seed_fails_alone(tmp_path, test_batches, train_loader):
     def build():
         model = digits_mlp(hidden=16)
