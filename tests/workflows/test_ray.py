@@ -118,3 +118,31 @@ def test_a_failing_job_is_isolated_and_the_dataset_is_whole(swept):
     assert np.isnan(y[6])
     assert len(wf.failures) == 1 and wf.failures[0].num == _num_of(root, 6)
     assert "job six always fails" in str(wf.failures[0])
+
+
+JOINED = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    import ray
+    from mushin_nb.errors import MushinValueError
+    from mushin_nb.workflows import multirun, sweep
+
+    root = Path(sys.argv[1])
+    ray.init(num_cpus=1, num_gpus=1, include_dashboard=False)  # the caller's own Ray
+    try:
+        sweep(lambda x: {"y": x}, {"x": multirun([1, 2])}, working_dir=root / "wd",
+              launcher="ray", gpus_per_job=2, progress=False)
+    except MushinValueError as exc:
+        print("refused:", exc)
+    print("still up:", ray.is_initialized(), "written:", (root / "wd").exists())
+""")
+
+
+def test_a_running_ray_with_fewer_gpus_than_a_job_asks_is_refused_before_any_job(tmp_path):
+    (tmp_path / "joined.py").write_text(JOINED)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, str(tmp_path / "joined.py"), str(tmp_path)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "refused: `gpus_per_job` asks 2 GPUs per job but the Ray cluster has 1" in out.stdout
+    assert "still up: True written: False" in out.stdout  # its Ray left running, nothing on disk
