@@ -24,7 +24,12 @@ from mushin_nb.train._loop import (
     train_stacked,
 )
 from mushin_nb.train._optim import check_optimizer
-from mushin_nb.train._stack import check_same_structure, chunk_size, memory_per_seed
+from mushin_nb.train._stack import (
+    check_same_structure,
+    chunk_size,
+    free_memory,
+    memory_per_seed,
+)
 
 __all__ = ["LOSSES", "SeedModels", "build_models", "check_seeds", "train_seeds"]
 
@@ -225,8 +230,8 @@ def _vectorized(models: dict[int, nn.Module], seeds: list[int], data: Any, s: Se
                 ) -> dict[int, Outcome]:
     first = models[seeds[0]].to(s.device)
     _calls, activations = probe(first, data.inputs[: data.batch_size])
-    size, why = chunk_size(len(seeds), max_parallel, s.device,
-                           memory_per_seed(first, activations))
+    size, why = chunk_size(len(seeds), max_parallel, memory_per_seed(first, activations),
+                           free_memory(s.device), str(s.device))
     chunks = [seeds[i:i + size] for i in range(0, len(seeds), size)]
     result.vectorized = True
     result.note = (f"{len(seeds)} seeds together in {len(chunks)} chunk(s) of up to {size} "

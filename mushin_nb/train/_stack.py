@@ -67,18 +67,33 @@ def memory_per_seed(model: nn.Module, activations: int) -> int:
     return 4 * params + buffers + 2 * 4 * activations
 
 
-def chunk_size(k: int, max_parallel: int | None, device: torch.device, per_seed: int
-               ) -> tuple[int, str]:
-    """How many seeds to train together, and why that many."""
+def free_memory(device: torch.device) -> int | None:
+    """Bytes free on ``device`` for new tensors: CUDA's count, None elsewhere (no limit)."""
+    return torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
+
+
+def chunk_size(k: int, max_parallel: int | None, per_seed: int, free: int | None = None,
+               where: str = "the device") -> tuple[int, str]:
+    """How many of ``k`` seeds to train together, and why that many.
+
+    At most ``max_parallel``, and as many as fit in 80% of ``free`` bytes (None: no limit)
+    at ``per_seed`` bytes each; never fewer than one.
+
+    Examples
+    --------
+    >>> chunk_size(10, None, per_seed=2**30, free=4 * 2**30, where="cuda:0")
+    (3, '3 fit in 80% of the 4.00 GiB free on cuda:0 (about 1024.0 MiB per seed)')
+    >>> chunk_size(10, 4, per_seed=2**20), chunk_size(10, None, per_seed=2**20)
+    ((4, 'max_parallel=4'), (10, 'all 10 seeds at once'))
+    """
     size, why = k, f"all {k} seeds at once"
     if max_parallel is not None and max_parallel < size:
         size, why = max_parallel, f"max_parallel={max_parallel}"
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
+    if free is not None:
         fits = max(1, int(0.8 * free) // max(per_seed, 1))
         if fits < size:
             size = fits
-            why = (f"{fits} fit in 80% of the {free / 2**30:.2f} GiB free on {device} "
+            why = (f"{fits} fit in 80% of the {free / 2**30:.2f} GiB free on {where} "
                    f"(about {per_seed / 2**20:.1f} MiB per seed)")
     return size, why
 
