@@ -149,17 +149,17 @@ class Battery:
 
     def compute(self) -> dict[str, float]:
         """Return ``{metric name: value}`` over every batch seen."""
+        self._check_seen()
+        return self._values(_stats([self])[0])
+
+    def _check_seen(self) -> None:
         if self.n_samples == 0:
             raise MushinValueError(
                 "no samples to score: `data` yielded no batches, or every target equals "
                 f"ignore_index={self.ignore_index}. Fix: pass data with labelled samples.")
-        stats: dict[str, float] = {}
-        if self._cm is not None:
-            stats.update(_confusion_metrics(_numpy(self._cm).reshape(self.num_classes, -1)))
-        if self._bins is not None:
-            stats["ece"] = _ece(_numpy(self._bins))
-        if self._needs_scores:
-            stats["auroc"] = _auroc(_cat(self._scores), _cat(self._labels))
+
+    def _values(self, stats: dict[str, float]) -> dict[str, float]:
+        """The battery's metrics, in order, from the values of the built-in ones."""
         raw = None
         out = {}
         for name, fn in self.metrics:
@@ -170,6 +170,17 @@ class Battery:
                 raw = (torch.cat([p for p, _ in self._raw]), torch.cat([t for _, t in self._raw]))
             out[name] = _call_metric(name, fn, *raw)
         return out
+
+
+def _together(batteries: list[Battery]) -> bool:
+    """Whether the batteries can share array operations: two or more, of one setting, with
+    no metric of their own."""
+    if len(batteries) < 2:
+        return False
+    first = batteries[0]
+    return not first._needs_raw and all(
+        b.metrics == first.metrics and b.num_classes == first.num_classes
+        and b.ignore_index == first.ignore_index for b in batteries)
 
 
 def update_together(batteries: list[Battery], probs: torch.Tensor, targets: Any) -> None:
@@ -186,13 +197,11 @@ def update_together(batteries: list[Battery], probs: torch.Tensor, targets: Any)
     >>> [round(b.compute()["accuracy"], 3) for b in pair]
     [1.0, 0.0]
     """
-    first = batteries[0]
-    same = all(b.metrics == first.metrics and b.num_classes == first.num_classes
-               and b.ignore_index == first.ignore_index for b in batteries)
-    if not same or first._needs_raw or len(batteries) == 1:
+    if not _together(batteries):
         for battery, p in zip(batteries, probs):
             battery.update(p, targets)
         return
+    first = batteries[0]
     k, c = len(batteries), first.num_classes
     _, targets = first._check(probs[0], targets)  # every slice has the shape of the first
     kept = first._kept(probs.detach().movedim(2, -1).reshape(k, -1, c), targets.reshape(-1))
@@ -216,6 +225,73 @@ def update_together(batteries: list[Battery], probs: torch.Tensor, targets: Any)
         if first._needs_scores:
             battery._scores.append(flat[i] if c > 2 else flat[i, :, 1:])
             battery._labels.append(labels)
+
+
+def compute_together(batteries: list[Battery]) -> list[dict[str, float]]:
+    """``[b.compute() for b in batteries]``, each formula once on the k states stacked.
+
+    The AUROC of all k models is one sort of their k*C one-vs-rest score rows (see
+    :func:`~mushin_nb.metrics.definitions._auroc`), which needs every battery to hold the
+    same targets, as :func:`update_together` feeds them; the confusion metrics and ECE are
+    one array expression each.  Batteries of different settings, with metrics of their
+    own, or that saw other targets are computed one at a time.
+
+    Parameters
+    ----------
+    batteries : list of Battery
+        The batteries to compute, e.g. the seeds of one model fed by
+        :func:`update_together`.
+
+    Returns
+    -------
+    list of dict
+        ``{metric name: value}`` of each battery, in order: what its ``compute`` returns.
+
+    Examples
+    --------
+    >>> probs = torch.tensor([[[0.9, 0.1], [0.2, 0.8]], [[0.3, 0.7], [0.6, 0.4]]])
+    >>> pair = [Battery(2, metrics=["accuracy", "auroc"]) for _ in range(2)]
+    >>> update_together(pair, probs, torch.tensor([0, 1]))
+    >>> compute_together(pair)
+    [{'accuracy': 1.0, 'auroc': 1.0}, {'accuracy': 0.0, 'auroc': 0.0}]
+    """
+    if not _together(batteries):
+        return [battery.compute() for battery in batteries]
+    for battery in batteries:
+        battery._check_seen()
+    if batteries[0]._needs_scores and not _same_labels(batteries):
+        return [battery.compute() for battery in batteries]
+    return [battery._values(one) for battery, one in zip(batteries, _stats(batteries))]
+
+
+def _stats(batteries: list[Battery]) -> list[dict[str, float]]:
+    """The built-in metrics of batteries of one setting that have seen samples (the same
+    labels, where AUROC is one): each formula once, on the k states stacked."""
+    first, k = batteries[0], len(batteries)
+    stats: list[dict[str, float]] = [{} for _ in batteries]
+    if first._cm is not None:
+        cms = np.stack([_numpy(b._cm) for b in batteries]).reshape(k, first.num_classes, -1)
+        for one, values in zip(stats, _confusion_metrics(cms)):
+            one.update(values)
+    if first._bins is not None:
+        for one, ece in zip(stats, _ece(np.stack([_numpy(b._bins) for b in batteries]))):
+            one["ece"] = ece
+    if first._needs_scores:
+        scores = _cat([_cat(b._scores)[None] for b in batteries])
+        for one, auroc in zip(stats, _auroc(scores, _cat(first._labels)).tolist()):
+            one["auroc"] = auroc
+    return stats
+
+
+def _same_labels(batteries: list[Battery]) -> bool:
+    """Whether every battery holds the first one's labels: the same chunks (as
+    :func:`update_together` stores them), else equal values."""
+    first = batteries[0]._labels
+    if all(len(b._labels) == len(first) and all(x is y for x, y in zip(b._labels, first))
+           for b in batteries):
+        return True
+    labels = _numpy(_cat(first))
+    return all(np.array_equal(_numpy(_cat(b._labels)), labels) for b in batteries)
 
 
 def _bin_states(conf: Any, correct: Any, offsets: Any, k: int) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from mushin_nb.errors import MushinTypeError, bad_value
-from mushin_nb.metrics.battery import Battery, update_together
+from mushin_nb.metrics.battery import Battery, compute_together, update_together
 from mushin_nb.metrics.registry import PredictFn, _task
 
 
@@ -183,7 +183,11 @@ def evaluate_many(models: Mapping[str, Any], data: Iterable[Any], *, num_classes
     if seen == 0:
         raise bad_value("data", data, "a non-empty iterable of (inputs, targets) batches",
                         "check the DataLoader / dataset is not empty")
-    return {name: battery.compute() for name, battery in batteries.items()}
+    together: dict[str, dict[str, float]] = {}  # a stacked group at once, as it was fed
+    for names, _ in stacked:
+        together.update(zip(names, compute_together([batteries[n] for n in names])))
+    return {name: together[name] if name in together else battery.compute()
+            for name, battery in batteries.items()}
 
 
 def _probs(predict: PredictFn, model: Any, inputs: Any) -> torch.Tensor:
