@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from mushin_nb.study._fingerprints import _fingerprint
 
 if TYPE_CHECKING:
     from mushin_nb.train import SeedTrainer
+    from mushin_nb.workflows._claims import Claims
 
 #: Name of the folder of ``working_dir`` that holds the Hydra sweep over (method, seed).
 SWEEP = "sweep"
@@ -81,7 +81,7 @@ class _TrainJob:
         seeds out: a job claims each seed it trains (a lease, as for sweep jobs), skips the
         seeds another live job holds, and waits for its own seed when another holds it.
         """
-        from mushin_nb.workflows._claims import Claims
+        from mushin_nb.workflows._claims import Claims, await_jobs
 
         path = self.seed_checkpoint(slug, seed)
         if path.is_file():  # trained by an earlier job of this sweep, or a killed run
@@ -89,15 +89,17 @@ class _TrainJob:
         if (slug, seed) in self.failed:
             raise self.failed[(slug, seed)]
         with Claims() as claims:
-            while not claims.claim(self._lease_dir(slug, seed)):
-                if self._await_seed(slug, seed):
-                    return path
+            lease = self._lease_dir(slug, seed)
+            if not claims.claim(lease):  # another job trains it: wait, or take it over
+                for _, taken in await_jobs([lease], claims, finished=lambda _: path.is_file()):
+                    if not taken:
+                        return path
             mine = [s for s in dict.fromkeys([seed, *self.seeds])
                     if (s == seed or claims.claim(self._lease_dir(slug, s)))
                     and not self.seed_checkpoint(slug, s).is_file()]
             if seed not in mine:  # saved by its holder between our two looks
                 return path
-            self._train_seeds(slug, trainer, mine, self._router(slug, seed))
+            self._train_seeds(slug, trainer, mine, self._router(slug, seed), claims)
         if (slug, seed) in self.failed:
             raise self.failed[(slug, seed)]
         return path
@@ -117,22 +119,10 @@ class _TrainJob:
     def _lease_dir(self, slug: str, seed: int) -> Path:
         return self.checkpoints / _LEASES / slug / str(seed)
 
-    def _await_seed(self, slug: str, seed: int) -> bool:
-        """Wait while another job holds ``seed``: True once it is saved, False when the
-        lease is gone without a checkpoint (failed, or its runner died: train it here)."""
-        from mushin_nb.workflows._claims import read_lease, stale
-
-        path = self.seed_checkpoint(slug, seed)
-        while True:
-            if path.is_file():
-                return True
-            lease = read_lease(self._lease_dir(slug, seed))
-            if lease is None or stale(lease):
-                return path.is_file()
-            time.sleep(0.05)
-
     def _train_seeds(self, slug: str, trainer: SeedTrainer, seeds: list[int],
-                     progress: Callable[[int, int, int, float], None]) -> None:
+                     progress: Callable[[int, int, int, float], None], claims: Claims
+                     ) -> None:
+        """Train ``seeds``, saving each (and letting its lease go) as soon as it is done."""
         import torch
 
         from mushin_nb.workflows import _store
@@ -144,6 +134,7 @@ class _TrainJob:
             _store.write_text_atomic(self._code_file(slug, s), self.codes[slug])
             torch.save(trainer.checkpoint_object(model), partial)
             os.replace(partial, target)  # a killed job leaves no half-written checkpoint
+            claims.release(self._lease_dir(slug, s))
 
         models = trainer.train_many(seeds, save, progress)
         self.failed.update({(slug, s): error for s, error in models.failures.items()})

@@ -222,19 +222,21 @@ def _take_over(path: Path, seen: dict[str, Any], ttl: float) -> bool:
         token.unlink(missing_ok=True)
 
 
-def await_jobs(job_dirs: list[Path], claims: Claims, poll: float = 0.05
+def await_jobs(job_dirs: list[Path], claims: Claims, poll: float = 0.05,
+               finished: Callable[[Path], bool] | None = None
                ) -> Iterator[tuple[Path, bool]]:
     """Wait for jobs other runners hold; yield ``(job_dir, take)`` as each settles.
 
-    ``take`` is False when the other runner finished (the job's final record is
-    there) and True when this runner now holds the job and must run it: its runner
-    died (lease taken over) or let it go without a record.
+    ``take`` is False when the other runner finished (``finished(job_dir)``, by default:
+    the job's final record is there) and True when this runner now holds the job and must
+    run it: its runner died (lease taken over) or let it go unfinished.
     """
+    done = _finished if finished is None else finished
     remaining = list(job_dirs)
     while remaining:
         for job_dir in list(remaining):
             info = read_lease(job_dir)
-            if info is None and _finished(job_dir):
+            if info is None and done(job_dir):
                 remaining.remove(job_dir)
                 yield job_dir, False
             elif (info is None or stale(info, claims.ttl)) and claims.claim(job_dir):
