@@ -123,21 +123,19 @@ class Session:
                     self.end(sibling, "done" if sibling.epochs else "skipped")
 
     def costs(self, jobs: list[Job]) -> list[float] | None:
-        """Each job's expected seconds to this round's budget, from its measured epochs
-        (a job not yet measured counts as the median measured one); None before any."""
+        """Each job's expected seconds to this round's budget: the time left of a time
+        budget, or the epochs left at the job's measured seconds per epoch (the median
+        measured one for a job not yet measured; None while none is)."""
         if self.schedule is None:
             return None
+        budget = self.schedule.budgets[self.round]
+        if self.schedule.unit == "second":  # the budget left is the time left
+            return [max(budget - job.seconds, 0.0) for job in jobs]
         rates = {id(j): j.seconds / j.epochs for j in jobs if j.epochs}
         if not rates:
             return None
         typical = statistics.median(rates.values())
-        budget = self.schedule.budgets[self.round]
-        out = []
-        for job in jobs:
-            rate = rates.get(id(job), typical)
-            left = budget - (job.epochs if self.schedule.unit == "epoch" else job.seconds)
-            out.append(max(left, 0.0) * (rate if self.schedule.unit == "epoch" else 1.0))
-        return out
+        return [max(budget - job.epochs, 0) * rates.get(id(job), typical) for job in jobs]
 
     def jobs_of(self, candidate: int) -> list[Job]:
         per = len(self.seeds) if self.seeds is not None else 1
