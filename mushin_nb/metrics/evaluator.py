@@ -91,7 +91,7 @@ class _Prepared:
         for module, was in self.modes:
             mode = was if training is None else training
             if type(module).train is torch.nn.Module.train:
-                module.training = mode
+                module.__dict__["training"] = mode  # nn.Module.__setattr__ costs more
             else:
                 module.train(mode)
 

@@ -19,8 +19,10 @@ def _key(model: Any) -> tuple | None:
     named = [*model.named_parameters(), *model.named_buffers()]
     if not named or len({(t.device, t.dtype) for _, t in named}) != 1:
         return None
-    shapes = tuple((name, tuple(t.shape), str(t.dtype)) for name, t in named)
-    return (type(model), named[0][1].device, shapes, repr(model))
+    shapes = tuple((name, t.shape, t.dtype) for name, t in named)
+    # each module's class and settings (what its repr shows, without building the string)
+    modules = tuple((name, type(m), m.extra_repr()) for name, m in model.named_modules())
+    return (named[0][1].device, shapes, modules)
 
 
 def same_structure_groups(models: Sequence[Any]) -> list[list[int]]:
@@ -60,11 +62,11 @@ class StackedForward:
     def __init__(self, models: Sequence[nn.Module]) -> None:
         import copy
 
-        from torch.func import functional_call, stack_module_state, vmap
+        from torch.func import functional_call, vmap
 
-        params, buffers = stack_module_state(list(models))
-        self.params = {k: v.detach() for k, v in params.items()}
-        self.buffers = buffers
+        with torch.no_grad():  # a copy of each stacked tensor, outside autograd
+            self.params = _stacked([dict(m.named_parameters()) for m in models])
+            self.buffers = _stacked([dict(m.named_buffers()) for m in models])
         self._batched = batched_forward(models[0])  # reads the structure only
         if self._batched is not None:
             return
@@ -82,3 +84,8 @@ class StackedForward:
         # vmap runs several times slower under inference_mode than under no_grad
         with torch.inference_mode(False), torch.no_grad():
             return self._forward(self.params, self.buffers, x)
+
+
+def _stacked(named: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """``{name: (k, ...) tensor}``: the k models' tensors of each name, stacked."""
+    return {name: torch.stack([one[name] for one in named]) for name in named[0]}
