@@ -66,38 +66,36 @@ def check_launch(launcher: Any, overrides: Any, gpus_per_job: Any) -> Launch | N
 
 def groups(names: Sequence[str], slots: int | None,
            costs: Sequence[float] | None = None) -> list[str]:
-    """The round's job names as sweep values: one each, or dealt into ``slots`` groups.
+    """The round's job names as sweep values: one each, or one list per worker.
 
-    A launcher with a fixed number of workers gets one sweep job per worker (each trains
-    its group in turn): a sweep job costs its launcher a config composition, which
-    would otherwise outweigh a few epochs of a small model.  With ``costs`` (the expected
-    seconds of each job) the groups are balanced: the costliest job goes first, each to
-    the group with the least work so far; without, the jobs are dealt in turn.
+    A launcher with a fixed number of workers gets one sweep job per worker: a sweep job
+    costs its launcher a config composition, which would otherwise outweigh a few epochs
+    of a small model.  Each of them lists every job of the round, the costliest first
+    when ``costs`` (the expected seconds of each job) are known, each list starting one
+    job further on; the workers claim the jobs as they reach them (see
+    :class:`mushin_nb.tune._session.RoundTask`), so a worker that is done early takes
+    the next job left, and no job waits behind a slow one while a worker idles.
 
     Examples
     --------
     >>> groups(["c0", "c1", "c2"], None), groups(["c0", "c1", "c2"], 2)
-    (['c0', 'c1', 'c2'], ['c0.c2', 'c1'])
-    >>> groups(["c0", "c1", "c2", "c3"], 2, costs=[3.0, 1.0, 1.0, 1.0])
-    ['c0', 'c1.c2.c3']
+    (['c0', 'c1', 'c2'], ['c0.c1.c2', 'c1.c2.c0'])
+    >>> groups(["c0", "c1", "c2", "c3"], 2, costs=[1.0, 3.0, 1.0, 2.0])
+    ['c1.c3.c0.c2', 'c3.c0.c2.c1']
     """
     if slots is None or slots >= len(names):
         return list(names)
-    weights = [1.0] * len(names) if costs is None else list(costs)
-    loads, members = [0.0] * slots, [[] for _ in range(slots)]
-    for i in sorted(range(len(names)), key=lambda i: -weights[i]):  # stable: ties in turn
-        least = min(range(slots), key=lambda g: loads[g])
-        loads[least] += weights[i]
-        members[least].append(i)
-    return [".".join(names[i] for i in sorted(group)) for group in members]
+    order = list(names) if costs is None else [
+        names[i] for i in sorted(range(len(names)), key=lambda i: -costs[i])]  # stable
+    return [".".join(order[w:] + order[:w]) for w in range(slots)]
 
 
 def run_round(launch: Launch, task: Callable[[str], Any], round_: int, names: Sequence[str],
               root: Path, progress: Any, costs: Sequence[float] | None = None) -> None:
     """Run ``task(jobs)`` over one round's job names as a sweep; raise when one broke down.
 
-    ``jobs`` names one job, or several joined by ``"."`` (see :func:`groups`, which
-    balances the groups by ``costs``).
+    ``jobs`` names one job, or several joined by ``"."`` that the workers share out (see
+    :func:`groups`, which orders them by ``costs``).
     """
     wf = sweep(task, {"jobs": multirun(groups(names, launch.slots, costs))},
                working_dir=root / "rounds" / str(round_), launcher=launch.launcher,

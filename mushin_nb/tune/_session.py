@@ -377,6 +377,8 @@ class Session:
                            kind=kind)
 
 
+#: Under a tuning's working dir: the leases of the jobs a round's workers share out.
+CLAIMS_DIR = ".claims"
 _PREPARED: dict[str, Any] = {}  # blob digest -> trainer with its dataset loaded (per process)
 
 
@@ -384,27 +386,64 @@ class RoundTask:
     """The sweep task of one round: train the named jobs up to the round's budget.
 
     Runs in the launcher's process: the session is rebuilt from the tuning's files, the
-    trainer cloned with cloudpickle (its dataset loaded once per process), and the job
-    trained from its last checkpoint, writing the records an in-process run writes.
+    trainer cloned with cloudpickle (its dataset loaded once per process), and each job
+    trained from its last checkpoint, writing the records an in-process run writes.  The
+    sweep jobs of a round may name the same jobs (see :func:`._launched.groups`): each job
+    is claimed first (a lease under ``<working_dir>/.claims/<round>``, as sweep jobs are),
+    so it trains once, in whichever worker reaches it first; a worker whose list is done
+    waits for the jobs others hold and takes over those whose worker died.
     """
 
     def __init__(self, blob: bytes, settings: dict[str, Any], round_: int) -> None:
         self.blob, self.settings, self.round = blob, settings, round_
 
     def __call__(self, jobs: str) -> dict[str, Any]:
+        from mushin_nb.workflows._claims import Claims, await_jobs
+
         key = hashlib.sha1(self.blob).hexdigest()
         session = worker_session(self.blob, self.settings, _PREPARED.get(key))
         session.round = self.round
-        for name in jobs.split("."):  # a group of jobs trains in turn (see _launched.groups)
-            target = session.by_name(name)
-            if session.schedule is None:
-                if not target.epochs:
-                    session.fit(target)
-            elif not session.schedule.reached(self.round, target.epochs, target.seconds):
-                session.train_round(target)
-            if session.trainer is not None:
-                _PREPARED[key] = session.trainer
-        return {"jobs": len(jobs.split("."))}
+        leases = session.store.root / CLAIMS_DIR / str(self.round)
+        trained: list[str] = []
+        with Claims() as claims:
+            held = []  # by another worker of this round
+            for name in jobs.split("."):
+                if claims.claim(leases / name):
+                    self.train(session, name, key, trained)
+                    claims.release(leases / name)
+                else:
+                    held.append(leases / name)
+            for lease, take in await_jobs(held, claims,
+                                          finished=lambda d: self.settled(session, d.name)):
+                if take:  # its worker died, or let it go unfinished
+                    self.train(session, lease.name, key, trained)
+                    claims.release(lease)
+        return {"jobs": len(trained), "trained": trained}
+
+    def train(self, session: Session, name: str, key: str, trained: list[str]) -> None:
+        """Train job ``name`` to the round's budget, unless the records say it is there."""
+        target = session.by_name(name)
+        target.record = session.store.load_record(name) or target.record  # maybe by another
+        if session.schedule is None:
+            if not target.epochs and not target.failed:
+                session.fit(target)
+                trained.append(name)
+        elif not target.failed and not session.schedule.reached(
+                self.round, target.epochs, target.seconds):
+            session.train_round(target)
+            trained.append(name)
+        if session.trainer is not None:
+            _PREPARED[key] = session.trainer
+
+    def settled(self, session: Session, name: str) -> bool:
+        """Whether job ``name``'s record has it at the round's budget, or failed."""
+        record = session.store.load_record(name)
+        if record is None:
+            return False
+        job = session.by_name(name)
+        job.record = record
+        return job.failed or (job.epochs > 0 if session.schedule is None else
+                              session.schedule.reached(self.round, job.epochs, job.seconds))
 
 
 class _NullSink:
