@@ -5,8 +5,9 @@ claims a job before running it by creating ``<job>/.mushin/lease.json`` with
 ``os.link`` (which fails when the file exists), naming its host, pid, a runner id and a
 heartbeat that a thread refreshes.  Another runner over the same directory skips a
 claimed job and waits for its record.  A lease whose runner died (its pid gone on this
-host, or no heartbeat for :func:`lease_seconds`) is taken over: the taker first links
-the stale lease to a name only one taker can create, so two takers never both win.
+host, or no new heartbeat for :func:`lease_seconds` by this host's own clock) is taken
+over: the taker first links the stale lease to a name only one taker can create, so two
+takers never both win.
 """
 
 from __future__ import annotations
@@ -75,23 +76,51 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def stale(info: dict[str, Any], ttl: float | None = None) -> bool:
-    """True when the runner that holds a lease is gone: pid dead here, or no heartbeat.
+#: What this process has seen of other hosts' leases: ``(lease, runner) -> (heartbeat,
+#: when first seen with it)``, on this process's monotonic clock.
+_SEEN: dict[tuple[str, str], tuple[Any, float]] = {}
+_SEEN_LOCK = threading.Lock()
+
+
+def stale(info: dict[str, Any], ttl: float | None = None,
+          where: str | os.PathLike | None = None) -> bool:
+    """True when the runner that holds a lease is gone.
+
+    A runner on this host is gone when its pid is, or when its heartbeat is older than
+    ``ttl``.  Another host's clock may differ from this one, so its heartbeat is not
+    compared with this clock: the runner is gone when the heartbeat of its lease (at
+    ``where``, the job's directory) has not changed for ``ttl`` seconds, watched from the
+    first look on; a first look never finds it gone.
 
     Examples
     --------
     >>> import os, socket, time
     >>> me = {"host": socket.gethostname(), "pid": os.getpid(), "heartbeat": time.time()}
-    >>> stale(me), stale({**me, "host": "elsewhere", "heartbeat": time.time() - 3600})
-    (False, True)
+    >>> far = {"host": "elsewhere", "runner": "r1", "heartbeat": time.time() - 3600}
+    >>> stale(me), stale(far, ttl=0.05, where="job")
+    (False, False)
+    >>> time.sleep(0.1)
+    >>> stale(far, ttl=0.05, where="job")  # the same heartbeat for longer than ttl
+    True
     """
     ttl = lease_seconds() if ttl is None else ttl
     try:
-        if info.get("host") == socket.gethostname() and not _alive(int(info["pid"])):
-            return True
-        return time.time() - float(info["heartbeat"]) > ttl
+        if info.get("host") == socket.gethostname():
+            if not _alive(int(info["pid"])):
+                return True
+            return time.time() - float(info["heartbeat"]) > ttl
+        key, beat = (str(where), str(info["runner"])), info["heartbeat"]
     except (KeyError, TypeError, ValueError):
         return True
+    now = time.monotonic()
+    with _SEEN_LOCK:
+        seen = _SEEN.get(key)
+        if seen is None or seen[0] != beat:
+            if len(_SEEN) > 4096:  # forgetting only restarts the watch of a lease
+                _SEEN.clear()
+            _SEEN[key] = (beat, now)
+            return False
+        return now - seen[1] > ttl
 
 
 class Claims:
@@ -156,7 +185,8 @@ class Claims:
             current = read_lease(job_dir)
             if current is None:
                 continue  # released between our two looks
-            if not stale(current, self.ttl) or not _take_over(path, current, self.ttl):
+            if not stale(current, self.ttl, job_dir) or not _take_over(path, current,
+                                                                        self.ttl):
                 return False
         return False
 
@@ -239,7 +269,7 @@ def await_jobs(job_dirs: list[Path], claims: Claims, poll: float = 0.05,
             if info is None and done(job_dir):
                 remaining.remove(job_dir)
                 yield job_dir, False
-            elif (info is None or stale(info, claims.ttl)) and claims.claim(job_dir):
+            elif (info is None or stale(info, claims.ttl, job_dir)) and claims.claim(job_dir):
                 remaining.remove(job_dir)
                 yield job_dir, True
         if remaining:
@@ -249,7 +279,7 @@ def await_jobs(job_dirs: list[Path], claims: Claims, poll: float = 0.05,
 def clear_stale(job_dir: Path) -> None:
     """Remove ``job_dir``'s lease when its runner is gone (a finished job's leftover)."""
     info = read_lease(job_dir)
-    if info is not None and stale(info):
+    if info is not None and stale(info, where=job_dir):
         _take_over(_lease_path(job_dir), info, lease_seconds())
 
 

@@ -138,6 +138,60 @@ def test_a_live_lease_from_another_host_is_waited_for_and_its_record_used(tmp_pa
     assert wf.to_xarray().y.values.tolist() == [0, 7]
 
 
+def _remote_lease(wd, heartbeat):
+    """Job 1 of a finished 2-job sweep in ``wd``, failed last time and claimed since by a
+    runner on another host; returns the record's path and the record."""
+    sweep(lambda x: {"y": x}, {"x": multirun([0, 1])}, working_dir=wd, progress=False)
+    record_path = wd / "1/.mushin/record.json"
+    record = json.loads(record_path.read_text())
+    record_path.write_text(json.dumps({**record, "status": "failed"}))
+    lease = {"host": "another-host", "pid": 1, "runner": "r2", "heartbeat": heartbeat,
+             "started": heartbeat, "num": 1, "overrides": ["+x=1"]}
+    (wd / "1/.mushin/lease.json").write_text(json.dumps(lease))
+    return record_path, record, lease
+
+
+@pytest.mark.timeout(60)
+def test_a_dead_lease_from_a_host_whose_clock_runs_ahead_is_taken_over(tmp_path, monkeypatch):
+    # its last heartbeat reads an hour from now here: it is the heartbeat that no longer
+    # changes, watched on this host's clock, that says the runner is gone
+    monkeypatch.setenv(LEASE_ENV, "1")
+    wd = tmp_path / "wd"
+    _remote_lease(wd, time.time() + 3600)
+    ran = []
+    started = time.monotonic()
+    wf = sweep(lambda x: ran.append(x) or {"y": 10 * x}, {"x": multirun([0, 1])},
+               working_dir=wd, progress=False)
+    assert ran == [1] and time.monotonic() - started >= 1
+    assert wf.to_xarray().y.values.tolist() == [0, 10]
+
+
+@pytest.mark.timeout(60)
+def test_a_live_lease_from_a_host_whose_clock_runs_behind_is_not_taken_over(
+        tmp_path, monkeypatch):
+    # its heartbeats read an hour ago here, but they keep coming: the runner is alive
+    monkeypatch.setenv(LEASE_ENV, "1")
+    wd = tmp_path / "wd"
+    record_path, record, lease = _remote_lease(wd, time.time() - 3600)
+    lease_path = wd / "1/.mushin/lease.json"
+
+    def remote_runner():
+        for beat in range(12):  # 2.4 s of heartbeats, more than twice the lease time
+            time.sleep(0.2)
+            lease_path.write_text(json.dumps({**lease, "heartbeat": lease["heartbeat"] + beat}))
+        record_path.write_text(json.dumps({**record, "return_value": {"y": 7}}))
+        lease_path.unlink()
+
+    thread = threading.Thread(target=remote_runner)
+    thread.start()
+    ran = []
+    wf = sweep(lambda x: ran.append(x) or {"y": 100}, {"x": multirun([0, 1])},
+               working_dir=wd, progress=False)
+    thread.join()
+    assert ran == []
+    assert wf.to_xarray().y.values.tolist() == [0, 7]
+
+
 def test_only_one_of_many_takers_wins_a_stale_lease(tmp_path):
     job = tmp_path / "job"
     (job / ".mushin").mkdir(parents=True)
