@@ -17,7 +17,7 @@ from typing import Any
 from mushin_nb.errors import MushinRuntimeError, MushinTypeError, bad_value
 from mushin_nb.workflows import check_gpus_per_job, check_launcher, multirun, sweep
 
-__all__ = ["Launch", "check_launch", "groups", "run_round"]
+__all__ = ["Launch", "check_launch", "groups", "run_round", "run_workers"]
 
 @dataclass(frozen=True)
 class Launch:
@@ -101,9 +101,31 @@ def run_round(launch: Launch, task: Callable[[str], Any], round_: int, names: Se
                working_dir=root / "rounds" / str(round_), launcher=launch.launcher,
                overrides=list(launch.overrides), gpus_per_job=launch.gpus_per_job,
                progress=progress, title=f"tune round {round_}")
+    _raise_failures(wf, f"tune round {round_}")
+
+
+def run_workers(launch: Launch, task: Callable[[int], Any], root: Path, progress: Any) -> None:
+    """Run ``task(worker)`` for each of the launcher's ``slots`` workers as one sweep, which
+    trains every round left (see :class:`mushin_nb.tune._session.TuneWorker`); raise when
+    one broke down.
+
+    The sweep is a fresh one in ``<working_dir>/rounds/workers-<n>``: a worker of a killed
+    call that had finished must not keep its place in the next call's sweep.
+    """
+    assert launch.slots is not None
+    base = root / "rounds"
+    n = sum(1 for p in base.glob("workers-*")) if base.is_dir() else 0
+    wf = sweep(task, {"worker": multirun(list(range(launch.slots)))},
+               working_dir=base / f"workers-{n}", launcher=launch.launcher,
+               overrides=list(launch.overrides), gpus_per_job=launch.gpus_per_job,
+               progress=progress, title="tune rounds")
+    _raise_failures(wf, "tune")
+
+
+def _raise_failures(wf: Any, what: str) -> None:
     if wf.failures:  # in-process, these raise out of tune(); a trained candidate's error
         first = wf.failures[0]  # is in its record, not here
         raise MushinRuntimeError(
-            f"tune round {round_}: {len(wf.failures)} job(s) stopped with an error; first: "
+            f"{what}: {len(wf.failures)} job(s) stopped with an error; first: "
             f"{first}. Fix: read {first.traceback_path or first.job_dir}, correct the "
             "trainer, and call tune() again with the same working_dir to resume")

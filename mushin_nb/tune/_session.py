@@ -22,14 +22,14 @@ from typing import Any
 
 from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError, bad_value, describe
 from mushin_nb.progress import job_context, report
-from mushin_nb.tune._launched import Launch, run_round
+from mushin_nb.tune._launched import Launch, run_round, run_workers
 from mushin_nb.tune._params import Params, jsonable
 from mushin_nb.tune._results import Candidate, Epoch, Run, TuneResults
 from mushin_nb.tune._schedule import Rounds, advancing, rank_key
 from mushin_nb.tune._store import Store, write_atomically
 from mushin_nb.tune._trainer import Checkpoint
 
-__all__ = ["RoundTask", "Session", "worker_session"]
+__all__ = ["RoundTask", "Session", "TuneWorker", "worker_session"]
 
 @dataclass
 class Job:
@@ -287,6 +287,9 @@ class Session:
         last = len(self.schedule.budgets) - 1
         self.round = len(selections) - 1
         self.announce_finished(selections, last)
+        if self.launch is not None and self.launch.slots is not None:
+            self.run_workers()
+            return
         while True:
             if self.launch is not None:
                 todo = [job for c in selections[self.round] if not self.failed(c)
@@ -313,6 +316,108 @@ class Session:
             self.round += 1
         for job in self.jobs:
             self.end(job, "done")
+
+    def run_workers(self) -> None:
+        """Every round left in one sweep of the launcher's workers, which share the jobs
+        out and choose who advances from the records (see :class:`TuneWorker`)."""
+        assert self.launch is not None and self.schedule is not None
+        for job in self.jobs:
+            if not job.ended and not job.started:
+                job.started = True
+                self.sink.job_start(job.index)
+        run_workers(self.launch, TuneWorker(self.blob, self.settings), self.store.root,
+                    self.progress)
+        self.refresh()
+        self.round = len(self.state["selections"]) - 1
+        for job in self.jobs:
+            if job.failed:
+                self.end(job, "failed", job.record["error"]["message"])
+            elif self.failed(job.candidate):
+                self.end(job, "done" if job.epochs else "skipped")
+        for job in self.jobs:
+            self.end(job, "done")
+
+    # -- shared rounds (a fixed set of workers over the tuning's files) ---------------------
+
+    def refresh(self) -> None:
+        """Every job's record and the selections, as the files hold them now."""
+        for job in self.jobs:
+            job.record = self.store.load_record(job.name) or job.record
+        self.state.clear()
+        self.state.update(self.store.load_state() or {})
+
+    def open_work(self) -> list[tuple[int, Job]] | None:
+        """The (round, job) pairs left to train now, the costliest first; None when the
+        last round is done.
+
+        Before a round is done, the next round's training starts for the candidates sure
+        to advance: those that no unfinished candidate can push out of the kept ones (a
+        finished candidate ranked ``q`` among the finished ends at most ``q + unfinished``
+        among all), so the workers never idle while such work is left.
+        """
+        assert self.schedule is not None
+        selections = self.state["selections"]
+        current, last = len(selections) - 1, len(self.schedule.budgets) - 1
+        entrants = selections[current]
+        work = self.work_of(current, entrants)
+        if current < last:
+            unfinished = {job.candidate for _, job in work}
+            keep = advancing(len(entrants), self.reduction)
+            done = sorted((c for c in entrants if c not in unfinished),
+                          key=lambda c: self.rank_at(c, current))
+            sure = [c for q, c in enumerate(done) if q + len(unfinished) < keep]
+            work += self.work_of(current + 1, sure)
+        elif not work:
+            return None
+        return sorted(work, key=lambda item: -self.expected(*item))
+
+    def work_of(self, round_: int, candidates: list[int]) -> list[tuple[int, Job]]:
+        """The jobs of ``candidates`` short of round ``round_``'s budget (none of a failed
+        candidate's)."""
+        assert self.schedule is not None
+        return [(round_, job) for c in candidates if not self.failed(c)
+                for job in self.jobs_of(c)
+                if not self.schedule.reached(round_, job.epochs, job.seconds)]
+
+    def expected(self, round_: int, job: Job) -> float:
+        """The seconds ``job`` still needs to reach round ``round_``'s budget (0 while no
+        epoch of it was timed)."""
+        assert self.schedule is not None
+        budget = self.schedule.budgets[round_]
+        if self.schedule.unit == "second":
+            return max(budget - job.seconds, 0.0)
+        return max(budget - job.epochs, 0) * (job.seconds / job.epochs if job.epochs else 0.0)
+
+    def rank_at(self, c: int, round_: int) -> tuple[Any, ...]:
+        """``rank(c)`` as it stood when candidate ``c`` reached round ``round_``'s budget:
+        the epochs trained since (for a candidate sure to advance) and an error in them
+        left out, so the ranking is the one in-process tuning makes at that round's end."""
+        assert self.schedule is not None
+        jobs = self.jobs_of(c)
+        saved = [job.record for job in jobs]
+        try:
+            for job in jobs:
+                job.record = _as_of(job.record, self.schedule, round_)
+            return self.rank(c)
+        finally:
+            for job, record in zip(jobs, saved):
+                job.record = record
+
+    def select_next(self) -> bool:
+        """Add the next round's selection when the current round is done; True if added
+        (or when another worker already has)."""
+        assert self.schedule is not None
+        selections = self.state["selections"]
+        current = len(selections) - 1
+        entrants = selections[current]
+        if current == len(self.schedule.budgets) - 1 or self.work_of(current, entrants):
+            return False
+        ranked = sorted(entrants, key=lambda c: self.rank_at(c, current))
+        selections.append(sorted(ranked[:advancing(len(entrants), self.reduction)]))
+        on_disk = self.store.load_state() or {}
+        if len(on_disk.get("selections", [])) == current + 1:
+            self.store.save_state(self.state)
+        return True
 
     def announce_finished(self, selections: list[list[int]], last: int) -> None:
         """On resume, close the jobs that earlier calls already finished."""
@@ -444,6 +549,68 @@ class RoundTask:
         job.record = record
         return job.failed or (job.epochs > 0 if session.schedule is None else
                               session.schedule.reached(self.round, job.epochs, job.seconds))
+
+
+class TuneWorker:
+    """The sweep task of one of a tuning's workers: train every round left, with the others.
+
+    Each worker rebuilds the session from the tuning's files, then repeats: read the
+    records, take the costliest job left that no other worker holds (a lease under
+    ``<working_dir>/.claims/<round>``, as for sweep jobs), train it to its round's budget.
+    When a round is done, the first worker to see it writes the next round's selection,
+    ranked from the records as in-process tuning ranks it; before that, the candidates
+    sure to advance already train on (see :meth:`Session.open_work`).  A worker with
+    nothing to take waits for the others, and takes over the job of a worker that died.
+    """
+
+    def __init__(self, blob: bytes, settings: dict[str, Any]) -> None:
+        self.blob, self.settings = blob, settings
+
+    def __call__(self, worker: int) -> dict[str, Any]:
+        from mushin_nb.workflows._claims import Claims
+
+        key = hashlib.sha1(self.blob).hexdigest()
+        session = worker_session(self.blob, self.settings, _PREPARED.get(key))
+        leases = session.store.root / CLAIMS_DIR
+        trained: list[list[Any]] = []
+        with Claims() as claims:
+            while True:
+                session.refresh()
+                work = session.open_work()
+                if work is None:
+                    break
+                if session.select_next():
+                    continue
+                for round_, job in work[worker % len(work):] + work[:worker % len(work)]:
+                    lease = leases / str(round_) / job.name
+                    if not claims.claim(lease):
+                        continue
+                    job.record = session.store.load_record(job.name) or job.record
+                    if not job.failed and not session.schedule.reached(
+                            round_, job.epochs, job.seconds):
+                        session.round = round_
+                        session.train_round(job)
+                        trained.append([round_, job.name])
+                        if session.trainer is not None:
+                            _PREPARED[key] = session.trainer
+                    claims.release(lease)
+                    break
+                else:  # all held by other workers, or none sure to advance yet
+                    time.sleep(_POLL_S)
+        return {"jobs": len(trained), "trained": trained}
+
+
+_POLL_S = 0.05
+
+
+def _as_of(record: dict[str, Any], schedule: Rounds, round_: int) -> dict[str, Any]:
+    """``record`` as it was when its job reached round ``round_``'s budget: the epochs up
+    to there, and its error only if it came before."""
+    epochs = record["epochs"]
+    for n in range(1, len(epochs) + 1):
+        if schedule.reached(round_, n, math.fsum(e["seconds"] for e in epochs[:n])):
+            return {**record, "epochs": epochs[:n], "error": None}
+    return record
 
 
 class _NullSink:

@@ -61,7 +61,8 @@ def test_the_p4_problem_on_joblib_ranks_as_in_process(tmp_path):
         assert [e["metrics"] for e in a["epochs"]] == [e["metrics"] for e in b["epochs"]]
         assert len(list((tmp_path / "there" / "jobs" / job / "checkpoints").iterdir())) == len(
             b["epochs"])
-    assert sorted(p.name for p in (tmp_path / "there" / "rounds").iterdir()) == ["0", "1", "2"]
+    # one sweep of the two workers trained all three rounds
+    assert sorted(p.name for p in (tmp_path / "there" / "rounds").iterdir()) == ["workers-0"]
 
 
 DRIVER = textwrap.dedent("""
@@ -193,20 +194,22 @@ class Paced(EpochTrainer):
 
 
 @pytest.mark.timeout(300)
-def test_workers_share_a_round_out_so_none_idles_behind_a_slow_job(tmp_path):
+def test_workers_share_the_rounds_out_so_none_idles_while_work_is_sure(tmp_path):
     results = tune(Paced(), [{"pace": p} for p in (12, 1, 2, 3)], rounds=[1, 3],
                    reduction=4 / 3, working_dir=tmp_path, progress=False, launcher="joblib",
                    overrides=["hydra.launcher.n_jobs=2"])
     assert [(c.params.pace, c.epochs) for c in results] == [(12, 3), (3, 3), (2, 3), (1, 1)]
-
-    def trained(round_):
-        records = [json.loads((d / ".mushin" / "record.json").read_text())
-                   for d in sorted((tmp_path / "rounds" / str(round_)).iterdir()) if d.is_dir()]
-        return sorted(sorted(r["return_value"]["trained"]) for r in records)
-
-    # round 0, nothing measured yet: while one worker trains the slow job (12 x 50 ms),
-    # the other trains the three quick ones (dealt in turn, the slow one would have had a
-    # second job); round 1, by measured costs: the slow one alone again, each job once
-    assert trained(0) == [["c0000"], ["c0001", "c0002", "c0003"]]
-    assert trained(1) == [["c0000"], ["c0002", "c0003"]]
+    sweeps = sorted((tmp_path / "rounds").iterdir())
+    assert [p.name for p in sweeps] == ["workers-0"]  # one sweep for both rounds
+    records = [json.loads((d / ".mushin" / "record.json").read_text())
+               for d in sorted(sweeps[0].iterdir()) if d.is_dir()]
+    trained = sorted((sorted(map(tuple, r["return_value"]["trained"])) for r in records),
+                     key=len)
+    # while one worker trains the slow candidate's first epoch (12 x 50 ms), the other
+    # trains the three quick ones, then, before round 0 is over, the two of them sure to
+    # advance whatever the slow one scores (3 of 4 advance); each job trains once a round
+    assert trained == [[(0, "c0000"), (1, "c0000")],
+                       [(0, "c0001"), (0, "c0002"), (0, "c0003"), (1, "c0002"), (1, "c0003")]]
+    state = json.loads((tmp_path / "tune.json").read_text())
+    assert state["selections"] == [[0, 1, 2, 3], [0, 2, 3]]
     assert not list((tmp_path / ".claims").rglob("lease.json"))  # every lease let go
