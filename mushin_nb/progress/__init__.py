@@ -30,6 +30,7 @@ from mushin_nb import _hooks
 from mushin_nb.progress._events import (
     EVENT_FILE_ENV,
     EVENT_FILE_NAME,
+    EventFileSink,
     JobContext,
     current_job,
     job_context,
@@ -41,6 +42,7 @@ from mushin_nb.progress._text import NullProgress, TextProgress
 __all__ = [
     "EVENT_FILE_ENV",
     "EVENT_FILE_NAME",
+    "EventFileSink",
     "JobContext",
     "NullProgress",
     "TextProgress",

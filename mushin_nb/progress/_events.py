@@ -89,11 +89,38 @@ def report(step: int | None = None, total: int | None = None, **metrics: Any) ->
     if ctx is not None and ctx.job_dir is not None and path is None:
         path = str(ctx.job_dir / ".mushin" / EVENT_FILE_NAME)
     if path:
-        event = {"t": time.time(), "event": "report", "step": step, "total": total,
-                 "metrics": values}
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:  # one short line: atomic append
-            fh.write(json.dumps(event) + "\n")
+        write_event(path, "report", step=step, total=total, metrics=values)
+
+
+def write_event(path: str | os.PathLike, event: str, **fields: Any) -> None:
+    """Append one event (``"start"``, ``"report"``, ``"end"``) to the event file ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "events.jsonl"
+    >>> write_event(path, "report", step=1, total=3, metrics={"loss": 0.5})
+    >>> [(e["event"], e["step"]) for e in read_events(path)[0]]
+    [('report', 1)]
+    """
+    line = {"t": time.time(), "event": event, **fields}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:  # one short line: atomic append
+        fh.write(json.dumps(line) + "\n")
+
+
+class EventFileSink:
+    """The sink of a :func:`job_context` in a process that has no display: the job's
+    reports are appended to the event file ``path``, which the display's sink follows
+    (its ``watch``)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = path
+
+    def job_report(self, index: int, step: int | None, total: int | None,
+                   metrics: dict[str, float]) -> None:
+        write_event(self.path, "report", step=step, total=total, metrics=metrics)
 
 
 def read_events(path: str | os.PathLike, offset: int = 0) -> tuple[list[dict], int]:

@@ -1,10 +1,14 @@
 """tune()'s rounds through the sweep engine: a round's jobs run at once, on any launcher.
 
-A round is one sweep over the names of the jobs (candidate x seed) that still need
-training, in ``<working_dir>/rounds/<round>``; each job trains to the round's budget
-from its last checkpoint and writes the same records and checkpoints as in-process
-training (see :class:`mushin_nb.tune._session.RoundTask`).  A killed tuning resumes
-round by round: the round's sweep re-runs only what has no record.
+On a launcher with a set number of workers (joblib's ``n_jobs``), one sweep of those
+workers, in ``<working_dir>/rounds/workers-<n>``, trains every round left
+(:func:`run_workers`, :class:`mushin_nb.tune._session.TuneWorker`): the workers share
+the jobs out through leases and rank each round from the records, so a sweep's fixed
+cost is paid once, not once a round.  On any other launcher a round is one sweep over
+the names of the jobs (candidate x seed) that still need training, in
+``<working_dir>/rounds/<round>`` (:func:`run_round`).  Either way each job trains to the
+round's budget from its last checkpoint and writes the same records and checkpoints as
+in-process training, and a killed tuning resumes from the records.
 """
 
 from __future__ import annotations
@@ -104,13 +108,15 @@ def run_round(launch: Launch, task: Callable[[str], Any], round_: int, names: Se
     _raise_failures(wf, f"tune round {round_}")
 
 
-def run_workers(launch: Launch, task: Callable[[int], Any], root: Path, progress: Any) -> None:
+def run_workers(launch: Launch, task: Callable[[int], Any], root: Path) -> None:
     """Run ``task(worker)`` for each of the launcher's ``slots`` workers as one sweep, which
     trains every round left (see :class:`mushin_nb.tune._session.TuneWorker`); raise when
     one broke down.
 
     The sweep is a fresh one in ``<working_dir>/rounds/workers-<n>``: a worker of a killed
-    call that had finished must not keep its place in the next call's sweep.
+    call that had finished must not keep its place in the next call's sweep.  It shows no
+    display of its own: the tuning's list shows each job, its epochs streamed from the
+    worker that trains it.
     """
     assert launch.slots is not None
     base = root / "rounds"
@@ -118,7 +124,7 @@ def run_workers(launch: Launch, task: Callable[[int], Any], root: Path, progress
     wf = sweep(task, {"worker": multirun(list(range(launch.slots)))},
                working_dir=base / f"workers-{n}", launcher=launch.launcher,
                overrides=list(launch.overrides), gpus_per_job=launch.gpus_per_job,
-               progress=progress, title="tune rounds")
+               progress=False, title="tune rounds")
     _raise_failures(wf, "tune")
 
 

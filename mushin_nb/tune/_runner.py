@@ -85,14 +85,20 @@ def tune(
         last, and the tuning goes on).
     progress : bool or sink
         Live progress (the notebook's SweepMonitor, else a tqdm bar); one job per
-        candidate and seed.  See :func:`mushin_nb.progress.sweep_progress`.
+        candidate and seed, with its epochs, wherever it trains.  On a launcher that runs
+        one sweep a round (no set number of workers) each round's sweep shows its own
+        instead.  See :func:`mushin_nb.progress.sweep_progress`.
     n, seed : int, optional
         Number of random draws and their seed, when ``params`` holds distributions.
     launcher : str, optional
         ``None`` trains in this process, one job after another.  A sweep launcher
-        (``"joblib"``, ``"ray"``, ``"submitit_slurm"``...) runs each round's jobs as one
-        sweep in ``<working_dir>/rounds/<round>``, in parallel; records, checkpoints,
-        resume and ranking are the same.  The trainer is cloned with cloudpickle.
+        (``"joblib"``, ``"ray"``, ``"submitit_slurm"``...) trains the jobs in parallel;
+        records, checkpoints, resume and ranking are the same.  With a set number of
+        workers (joblib's ``hydra.launcher.n_jobs``) one sweep of those workers, in
+        ``<working_dir>/rounds/workers-<n>``, trains every round, the workers sharing
+        the jobs out (candidates sure to advance go on before a round ends); otherwise
+        each round's jobs are one sweep, in ``<working_dir>/rounds/<round>``.  The trainer
+        is cloned with cloudpickle.
     overrides : list of str, optional
         Hydra overrides for the launcher, e.g. ``["hydra.launcher.n_jobs=2"]``.
     gpus_per_job : int or float, optional
@@ -141,7 +147,9 @@ def tune(
                        store, state, bool(passthrough_errors))
     if launch is not None:
         session.launched(launch, blob, progress)
-    session.run(sweep_progress(False if launch is not None else progress))
+    # one sweep a round shows its own display; shared rounds show the tuning's list
+    session.run(sweep_progress(False if launch is not None and launch.slots is None
+                               else progress))
     return session.results(kind)
 
 

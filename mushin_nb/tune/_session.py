@@ -1,8 +1,9 @@
 """One tuning's jobs (candidate x seed) and the session that trains them round by round.
 
 All bookkeeping (records, checkpoints, selections, progress, errors) lives here; the
-trainer only trains.  With a launcher, each round's jobs run as one sweep (see
-:mod:`._launched`), each job in a session rebuilt by :func:`worker_session`.
+trainer only trains.  With a launcher, the jobs run in sweeps (see :mod:`._launched`):
+a sweep of workers that share every round out (:class:`TuneWorker`), or one sweep a
+round (:class:`RoundTask`), each in a session rebuilt by :func:`worker_session`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mushin_nb.errors import MushinKeyError, MushinTypeError, MushinValueError, bad_value, describe
-from mushin_nb.progress import job_context, report
+from mushin_nb.progress import EventFileSink, job_context, report
 from mushin_nb.tune._launched import Launch, run_round, run_workers
 from mushin_nb.tune._params import Params, jsonable
 from mushin_nb.tune._results import Candidate, Epoch, Run, TuneResults
@@ -322,11 +323,14 @@ class Session:
         out and choose who advances from the records (see :class:`TuneWorker`)."""
         assert self.launch is not None and self.schedule is not None
         for job in self.jobs:
-            if not job.ended and not job.started:
-                job.started = True
-                self.sink.job_start(job.index)
-        run_workers(self.launch, TuneWorker(self.blob, self.settings), self.store.root,
-                    self.progress)
+            if not job.ended:
+                events = self.store.events_path(job.name)
+                events.unlink(missing_ok=True)  # a resumed job starts a fresh stream
+                self.sink.watch(job.index, events)  # its epochs, from the worker training it
+                if not job.started:
+                    job.started = True
+                    self.sink.job_start(job.index)
+        run_workers(self.launch, TuneWorker(self.blob, self.settings), self.store.root)
         self.refresh()
         self.round = len(self.state["selections"]) - 1
         for job in self.jobs:
@@ -589,7 +593,9 @@ class TuneWorker:
                     if not job.failed and not session.schedule.reached(
                             round_, job.epochs, job.seconds):
                         session.round = round_
-                        session.train_round(job)
+                        sink = EventFileSink(session.store.events_path(job.name))
+                        with job_context(job.index, session.store.job_dir(job.name), sink):
+                            session.train_round(job)
                         trained.append([round_, job.name])
                         if session.trainer is not None:
                             _PREPARED[key] = session.trainer

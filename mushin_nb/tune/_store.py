@@ -105,6 +105,10 @@ class Store:
     def job_dir(self, job: str) -> Path:
         return self.root / "jobs" / job
 
+    def events_path(self, job: str) -> Path:
+        """The event file of ``job`` (progress from the worker that trains it)."""
+        return self.job_dir(job) / "events.jsonl"
+
     def load_record(self, job: str) -> dict[str, Any] | None:
         path = self.job_dir(job) / "record.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None

@@ -213,3 +213,76 @@ def test_workers_share_the_rounds_out_so_none_idles_while_work_is_sure(tmp_path)
     state = json.loads((tmp_path / "tune.json").read_text())
     assert state["selections"] == [[0, 1, 2, 3], [0, 2, 3]]
     assert not list((tmp_path / ".claims").rglob("lease.json"))  # every lease let go
+
+
+class Flaky(EpochTrainer):
+    """Score ``q`` x seed-dependent factor; candidate ``q == 9`` (the best) fails in its
+    third epoch (in round 1) on seed 1, candidate ``q == 5`` returns NaN in round 0."""
+
+    metric = "score"
+
+    def create_model(self, params):
+        self.q, self.seed, self.epoch = params.q, params.seed, 0
+
+    def train_epoch(self, epoch):
+        time.sleep(0.02)
+        if self.q == 9 and self.seed == 1 and epoch == 2:
+            raise RuntimeError("diverged")
+        self.epoch = epoch + 1
+        value = float("nan") if self.q == 5 else self.q * (1 + 0.1 * self.seed) * self.epoch
+        return {"score": value}
+
+    def save(self, checkpoint):
+        checkpoint.save_pickle([self.q, self.seed, self.epoch])
+
+    def load(self, checkpoint, params):
+        self.q, self.seed, self.epoch = checkpoint.load_pickle()
+
+
+@pytest.mark.timeout(300)
+def test_shared_rounds_with_seeds_and_failures_end_as_in_process(tmp_path):
+    space = [{"q": q} for q in (3, 1, 4, 2, 5, 9, 6)]
+    kwargs = {"rounds": [2, 4, 6], "reduction": 2, "seeds": [0, 1], "progress": False}
+    here = tune(Flaky(), space, working_dir=tmp_path / "here", **kwargs)
+    there = tune(Flaky(), space, working_dir=tmp_path / "there", launcher="joblib",
+                 overrides=["hydra.launcher.n_jobs=2"], **kwargs)
+    assert _summary(there) == _summary(here)
+    assert [(c.index, c.error.splitlines()[0]) for c in there.errors] == [
+        (c.index, c.error.splitlines()[0]) for c in here.errors]
+    assert {c.params.q for c in there.errors} == {5, 9}
+    for name in ("here", "there"):  # the failed best one ranks last in round 1
+        state = json.loads((tmp_path / name / "tune.json").read_text())
+        assert state["selections"] == [[0, 1, 2, 3, 4, 5, 6], [0, 2, 5, 6], [2, 6]]
+
+
+def test_shared_rounds_promote_only_the_sure_and_rank_as_at_the_round_end(tmp_path):
+    from mushin_nb.tune._schedule import parse_rounds
+    from mushin_nb.tune._session import Session
+    from mushin_nb.tune._store import Store
+
+    state = {"selections": [[0, 1, 2, 3]]}
+    Store(tmp_path).save_state(state)
+    session = Session(lambda: None, None, "score", parse_rounds([1, 3]), 2.0, None,
+                      [{"q": q} for q in range(4)], Store(tmp_path), state, False)
+
+    def epochs(job, *scores):
+        job.record["epochs"] = [{"epoch": i, "metrics": {"score": s}, "start": 0.0,
+                                 "seconds": 0.1} for i, s in enumerate(scores)]
+
+    c0, c1, c2, c3 = session.jobs
+    epochs(c0, 5.0)
+    epochs(c1, 1.0)
+    epochs(c2, 3.0)  # c3 still trains its first epoch
+    # 2 of 4 advance: only c0 is sure to (c3 can end above c2 but not above both)
+    assert {(r, job.name) for r, job in session.open_work()} == {(0, "c0003"), (1, "c0000")}
+    assert not session.select_next()  # round 0 is not done
+    # c0 trains on and fails in round 1; then c3 ends round 0 at 4.0
+    epochs(c0, 5.0, 0.1, 0.1)
+    c0.record["error"] = {"message": "RuntimeError: diverged", "traceback": None}
+    epochs(c3, 4.0)
+    assert session.select_next()
+    # ranked as in-process ranks at round 0's end: c0 at 5.0 and healthy, then c3
+    assert session.state["selections"] == [[0, 1, 2, 3], [0, 3]]
+    assert json.loads((tmp_path / "tune.json").read_text())["selections"][-1] == [0, 3]
+    # the last round: only c3 trains on (a failed candidate never does)
+    assert [(r, job.name) for r, job in session.open_work()] == [(1, "c0003")]

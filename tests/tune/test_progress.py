@@ -94,3 +94,30 @@ def test_text_progress_outside_notebooks(wd, monkeypatch, capsys):
     tune(Scripted(), [{"q": q} for q in (0.1, 0.9)], rounds=[1], working_dir=wd)
     err = capsys.readouterr().err
     assert "tune 2 candidates" in err and "2/2" in err
+
+
+def test_on_workers_every_jobs_epochs_reach_the_tunings_own_list(wd):
+    from mushin_nb.progress._poller import WatchMixin
+
+    class Watching(WatchMixin, Recorder):  # follows event files, as the notebook's does
+        poll_interval = 0.05
+
+        def close(self, ok=True):
+            self._stop_watching()
+            super().close(ok)
+
+    sink = Watching()
+    tune(Chatty(fail={"q": 0.1, "epoch": 0}), [{"q": q} for q in (0.1, 0.5, 0.9)],
+         rounds=[1, 3], reduction=2, seeds=[0, 1], working_dir=wd, progress=sink,
+         launcher="joblib", overrides=["hydra.launcher.n_jobs=2"])
+    ends = {c[1]: c[2] for c in sink.of("end")}
+    assert len(sink.of("end")) == 6
+    assert ends == {0: "failed", 1: "skipped", 2: "done", 3: "done", 4: "done", 5: "done"}
+    # each job's epoch reports, in order, under its own index, from whichever worker
+    epochs = {}
+    for c in sink.calls:
+        if c[0] == "report" and "score" in c[4]:
+            epochs.setdefault(c[1], []).append((c[2], c[3]))
+    assert epochs == {i: [(1, 1), (2, 3), (3, 3)] for i in (2, 3, 4, 5)}
+    half = {c[1] for c in sink.calls if c[0] == "report" and "half" in c[4]}
+    assert half == {0, 2, 3, 4, 5}  # the trainer's own report() calls too
