@@ -16,6 +16,7 @@ import pytest
 
 from mushin_nb.workflows import multirun, sweep
 from mushin_nb.workflows._claims import LEASE_ENV, Claims, read_lease
+from mushin_nb.workflows._store import write_text_atomic
 
 RUNNER = textwrap.dedent("""
     import json, os, sys, time
@@ -175,11 +176,12 @@ def test_a_live_lease_from_a_host_whose_clock_runs_behind_is_not_taken_over(
     record_path, record, lease = _remote_lease(wd, time.time() - 3600)
     lease_path = wd / "1/.mushin/lease.json"
 
-    def remote_runner():
-        for beat in range(12):  # 2.4 s of heartbeats, more than twice the lease time
+    def remote_runner():  # writes whole files, as a runner's heartbeat does
+        for beat in range(1, 13):  # 2.4 s of heartbeats, more than twice the lease time
             time.sleep(0.2)
-            lease_path.write_text(json.dumps({**lease, "heartbeat": lease["heartbeat"] + beat}))
-        record_path.write_text(json.dumps({**record, "return_value": {"y": 7}}))
+            write_text_atomic(lease_path,
+                              json.dumps({**lease, "heartbeat": lease["heartbeat"] + beat}))
+        write_text_atomic(record_path, json.dumps({**record, "return_value": {"y": 7}}))
         lease_path.unlink()
 
     thread = threading.Thread(target=remote_runner)
