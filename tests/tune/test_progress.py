@@ -112,10 +112,10 @@ def test_on_workers_every_jobs_epochs_reach_the_tunings_own_list(wd):
          launcher="joblib", overrides=["hydra.launcher.n_jobs=2"])
     ends = {c[1]: c[2] for c in sink.of("end")}
     assert len(sink.of("end")) == 6
-    # seed 1 of the failing candidate is skipped, or fails too when a worker had it in
-    # training already (the seeds of a candidate train side by side, as on any launcher)
-    assert ends.pop(1) in ("skipped", "failed")
-    assert ends == {0: "failed", 2: "done", 3: "done", 4: "done", 5: "done"}
+    # the failing candidate's seeds: one fails, the other is skipped, or fails too when a
+    # worker had it in training already (a candidate's seeds train side by side)
+    assert sorted((ends.pop(0), ends.pop(1))) in (["failed", "skipped"], ["failed", "failed"])
+    assert ends == {2: "done", 3: "done", 4: "done", 5: "done"}
     # each job's epoch reports, in order, under its own index, from whichever worker
     epochs = {}
     for c in sink.calls:
@@ -123,4 +123,4 @@ def test_on_workers_every_jobs_epochs_reach_the_tunings_own_list(wd):
             epochs.setdefault(c[1], []).append((c[2], c[3]))
     assert epochs == {i: [(1, 1), (2, 3), (3, 3)] for i in (2, 3, 4, 5)}
     half = {c[1] for c in sink.calls if c[0] == "report" and "half" in c[4]}
-    assert half - {1} == {0, 2, 3, 4, 5}  # the trainer's own report() calls too
+    assert half - {0, 1} == {2, 3, 4, 5} and half & {0, 1}  # the trainer's own reports too
