@@ -124,19 +124,15 @@ class Session:
                     self.end(sibling, "done" if sibling.epochs else "skipped")
 
     def costs(self, jobs: list[Job]) -> list[float] | None:
-        """Each job's expected seconds to this round's budget: the time left of a time
-        budget, or the epochs left at the job's measured seconds per epoch (the median
-        measured one for a job not yet measured; None while none is)."""
+        """Each job's expected seconds to this round's budget (see :meth:`expected`), a job
+        not yet timed at the median measured rate; None while no job was timed."""
         if self.schedule is None:
             return None
-        budget = self.schedule.budgets[self.round]
-        if self.schedule.unit == "second":  # the budget left is the time left
-            return [max(budget - job.seconds, 0.0) for job in jobs]
-        rates = {id(j): j.seconds / j.epochs for j in jobs if j.epochs}
-        if not rates:
+        rates = [j.seconds / j.epochs for j in jobs if j.epochs]
+        if self.schedule.unit == "epoch" and not rates:
             return None
-        typical = statistics.median(rates.values())
-        return [max(budget - job.epochs, 0) * rates.get(id(job), typical) for job in jobs]
+        typical = statistics.median(rates) if rates else 0.0
+        return [self.expected(self.round, job, typical) for job in jobs]
 
     def jobs_of(self, candidate: int) -> list[Job]:
         per = len(self.seeds) if self.seeds is not None else 1
@@ -383,14 +379,16 @@ class Session:
                 for job in self.jobs_of(c)
                 if not self.schedule.reached(round_, job.epochs, job.seconds)]
 
-    def expected(self, round_: int, job: Job) -> float:
-        """The seconds ``job`` still needs to reach round ``round_``'s budget (0 while no
-        epoch of it was timed)."""
+    def expected(self, round_: int, job: Job, untimed: float = 0.0) -> float:
+        """The seconds ``job`` still needs to reach round ``round_``'s budget: the time left
+        of a time budget, or the epochs left at the job's measured seconds per epoch
+        (``untimed`` while none of its epochs was timed)."""
         assert self.schedule is not None
         budget = self.schedule.budgets[round_]
         if self.schedule.unit == "second":
             return max(budget - job.seconds, 0.0)
-        return max(budget - job.epochs, 0) * (job.seconds / job.epochs if job.epochs else 0.0)
+        rate = job.seconds / job.epochs if job.epochs else untimed
+        return max(budget - job.epochs, 0) * rate
 
     def rank_at(self, c: int, round_: int) -> tuple[Any, ...]:
         """``rank(c)`` as it stood when candidate ``c`` reached round ``round_``'s budget:
@@ -531,18 +529,8 @@ class RoundTask:
 
     def train(self, session: Session, name: str, key: str, trained: list[str]) -> None:
         """Train job ``name`` to the round's budget, unless the records say it is there."""
-        target = session.by_name(name)
-        target.record = session.store.load_record(name) or target.record  # maybe by another
-        if session.schedule is None:
-            if not target.epochs and not target.failed:
-                session.fit(target)
-                trained.append(name)
-        elif not target.failed and not session.schedule.reached(
-                self.round, target.epochs, target.seconds):
-            session.train_round(target)
+        if train_claimed(session, name, self.round, key):
             trained.append(name)
-        if session.trainer is not None:
-            _PREPARED[key] = session.trainer
 
     def settled(self, session: Session, name: str) -> bool:
         """Whether job ``name``'s record has it at the round's budget, or failed."""
@@ -551,8 +539,7 @@ class RoundTask:
             return False
         job = session.by_name(name)
         job.record = record
-        return job.failed or (job.epochs > 0 if session.schedule is None else
-                              session.schedule.reached(self.round, job.epochs, job.seconds))
+        return job.failed or _reached(session, job, self.round)
 
 
 class TuneWorker:
@@ -589,16 +576,9 @@ class TuneWorker:
                     lease = leases / str(round_) / job.name
                     if not claims.claim(lease):
                         continue
-                    job.record = session.store.load_record(job.name) or job.record
-                    if not job.failed and not session.schedule.reached(
-                            round_, job.epochs, job.seconds):
-                        session.round = round_
-                        sink = EventFileSink(session.store.events_path(job.name))
-                        with job_context(job.index, session.store.job_dir(job.name), sink):
-                            session.train_round(job)
+                    sink = EventFileSink(session.store.events_path(job.name))
+                    if train_claimed(session, job.name, round_, key, sink):
                         trained.append([round_, job.name])
-                        if session.trainer is not None:
-                            _PREPARED[key] = session.trainer
                     claims.release(lease)
                     break
                 else:  # all held by other workers, or none sure to advance yet
@@ -607,6 +587,38 @@ class TuneWorker:
 
 
 _POLL_S = 0.05
+
+
+def _reached(session: Session, job: Job, round_: int) -> bool:
+    """Whether ``job`` has trained to round ``round_``'s budget (or at all, untuned)."""
+    if session.schedule is None:
+        return job.epochs > 0
+    return session.schedule.reached(round_, job.epochs, job.seconds)
+
+
+def train_claimed(session: Session, name: str, round_: int, key: str,
+                  sink: Any = None) -> bool:
+    """Train job ``name``, claimed by this worker, to round ``round_``'s budget; False when
+    its record (maybe written by another worker) has it there already, or failed.
+
+    ``sink`` receives its progress (the job's event file) when the sweep's own job does
+    not.  The trainer, with its dataset loaded, is kept for this process's next job.
+    """
+    job = session.by_name(name)
+    job.record = session.store.load_record(name) or job.record
+    if job.failed or _reached(session, job, round_):
+        return False
+    session.round = round_
+    context = (contextlib.nullcontext() if sink is None
+               else job_context(job.index, session.store.job_dir(name), sink))
+    with context:
+        if session.schedule is None:
+            session.fit(job)
+        else:
+            session.train_round(job)
+    if session.trainer is not None:
+        _PREPARED[key] = session.trainer
+    return True
 
 
 def _as_of(record: dict[str, Any], schedule: Rounds, round_: int) -> dict[str, Any]:
