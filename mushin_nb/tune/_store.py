@@ -9,7 +9,8 @@ Layout::
 
 ``<job>`` is ``c0007`` (candidate 7) or ``c0007-seed3`` with ``seeds``.  Everything is
 written to a temporary name and renamed, so a kill at any moment leaves the last
-finished epoch intact.
+finished epoch intact; the temporary name names its writer (host and pid), so workers
+that write the same file at once never remove each other's.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import json
 import os
 import secrets
 import shutil
+import socket
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mushin_nb.errors import MushinFileExistsError, MushinNotADirectoryError, bad_value
+from mushin_nb.workflows._claims import pid_alive
 
 __all__ = ["Store", "open_working_dir", "write_atomically"]
 
@@ -37,11 +40,26 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _abandoned(tmp: Path, prefix: str) -> bool:
+    """Whether the temporary file ``tmp`` was left by a writer on this host that is gone
+    (this process's own leftover included); another host's is never judged here."""
+    host, _, pid = tmp.name[len(prefix):].rpartition("-")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return int(pid) == os.getpid() or not pid_alive(int(pid))
+
+
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it to ``path``."""
-    for stale in path.parent.glob(f".{path.name}.tmp-*"):  # left by a killed writer
-        _remove(stale)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it to ``path``.
+
+    Concurrent writers of ``path`` (workers writing the same selection) each write their
+    own temporary file; the last rename wins, and each is whole.
+    """
+    prefix = f".{path.name}.tmp-"
+    for stale in path.parent.glob(f"{prefix}*"):  # left by a killed writer
+        if _abandoned(stale, prefix):
+            _remove(stale)
+    tmp = path.with_name(f"{prefix}{socket.gethostname()}-{os.getpid()}")
     try:
         write(tmp)
     except BaseException:

@@ -62,7 +62,7 @@ def read_lease(job_dir: str | os.PathLike) -> dict[str, Any] | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """True when ``pid`` runs on this host (a zombie, killed but not reaped, is dead)."""
     try:
         os.kill(pid, 0)
@@ -106,7 +106,7 @@ def stale(info: dict[str, Any], ttl: float | None = None,
     ttl = lease_seconds() if ttl is None else ttl
     try:
         if info.get("host") == socket.gethostname():
-            if not _alive(int(info["pid"])):
+            if not pid_alive(int(info["pid"])):
                 return True
             return time.time() - float(info["heartbeat"]) > ttl
         key, beat = (str(where), str(info["runner"])), info["heartbeat"]
