@@ -112,13 +112,20 @@ def stale(info: dict[str, Any], ttl: float | None = None,
         key, beat = (str(where), str(info["runner"])), info["heartbeat"]
     except (KeyError, TypeError, ValueError):
         return True
+    return _unchanged_for(key, beat, ttl)
+
+
+def _unchanged_for(key: tuple[str, str], value: Any, ttl: float) -> bool:
+    """Whether ``value`` under ``key`` has been seen unchanged for more than ``ttl``
+    seconds of this process's monotonic clock; a first look (or a changed value) starts
+    the watch and says False."""
     now = time.monotonic()
     with _SEEN_LOCK:
         seen = _SEEN.get(key)
-        if seen is None or seen[0] != beat:
-            if len(_SEEN) > 4096:  # forgetting only restarts the watch of a lease
+        if seen is None or seen[0] != value:
+            if len(_SEEN) > 4096:  # forgetting only restarts a watch
                 _SEEN.clear()
-            _SEEN[key] = (beat, now)
+            _SEEN[key] = (value, now)
             return False
         return now - seen[1] > ttl
 
@@ -235,8 +242,9 @@ def _take_over(path: Path, seen: dict[str, Any], ttl: float) -> bool:
     except FileNotFoundError:
         return True
     except FileExistsError:
-        with contextlib.suppress(OSError):  # a taker that died while taking over
-            if time.time() - token.stat().st_mtime > ttl:
+        with contextlib.suppress(OSError):  # a taker that died while taking over: its
+            st = token.stat()  # token unchanged for ttl here (its mtime is another clock's)
+            if _unchanged_for((str(token), "token"), (st.st_ino, st.st_mtime_ns), ttl):
                 token.unlink()
         return False
     try:

@@ -226,3 +226,25 @@ def test_the_heartbeat_keeps_a_lease_fresh(tmp_path):
         time.sleep(0.5)
         assert read_lease(tmp_path / "job")["heartbeat"] > first
         assert not Claims(ttl=0.4).claim(tmp_path / "job")  # alive: not taken over
+
+
+def test_a_dead_takers_token_stamped_by_a_clock_ahead_does_not_block_the_job(tmp_path):
+    # a taker died between its token and the take-over, on a host whose clock (or file
+    # server's) runs an hour ahead: the token is aged on this host's clock, not by its mtime
+    job = tmp_path / "job"
+    (job / ".mushin").mkdir(parents=True)
+    dead = {"host": socket.gethostname(), "pid": 2**22 + 12345, "runner": "dead",
+            "heartbeat": time.time()}
+    lease = job / ".mushin/lease.json"
+    lease.write_text(json.dumps(dead))
+    token = lease.with_name(f"lease.json.taken-dead-{dead['heartbeat']}")
+    os.link(lease, token)
+    ahead = time.time() + 3600
+    os.utime(token, (ahead, ahead))
+    claims = Claims(ttl=0.3)
+    started = time.monotonic()
+    while not claims.claim(job):
+        assert time.monotonic() - started < 5, "the dead taker's token blocks the job"
+        time.sleep(0.05)
+    assert time.monotonic() - started >= 0.3  # it waited the lease time for the token
+    assert read_lease(job)["runner"] == claims.runner and not token.exists()
