@@ -407,7 +407,13 @@ class Session:
 
     def select_next(self) -> bool:
         """Add the next round's selection when the current round is done; True if added
-        (or when another worker already has)."""
+        (or when another worker already has).
+
+        Every worker computes the same selection from the records (ranked as of the
+        round's end), so a write needs no lease: the check against the file only keeps a
+        slow worker from writing over a later round's selection, and should one still do
+        so, the next look finds that round done and writes the same selection again.
+        """
         assert self.schedule is not None
         selections = self.state["selections"]
         current = len(selections) - 1
