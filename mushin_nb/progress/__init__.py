@@ -36,6 +36,7 @@ from mushin_nb.progress._events import (
     job_context,
     read_events,
     report,
+    write_event,
 )
 from mushin_nb.progress._text import NullProgress, TextProgress
 
@@ -51,6 +52,7 @@ __all__ = [
     "read_events",
     "report",
     "sweep_progress",
+    "write_event",
 ]
 
 

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from mushin_nb.errors import JobSkipped, MushinTypeError, describe
-from mushin_nb.progress import EVENT_FILE_ENV, EVENT_FILE_NAME
+from mushin_nb.progress import EVENT_FILE_ENV, EVENT_FILE_NAME, write_event
 from mushin_nb.workflows._placement import visible_devices
 from mushin_nb.workflows._store import (
     RECORD_DIR,
     RECORD_NAME,
-    append_event,
     encode,
     error_record,
     to_numpy,
@@ -116,7 +115,7 @@ def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
     if not fresh:  # a re-run job must not keep an old record if it dies before its own
         (job_dir / RECORD_DIR / RECORD_NAME).unlink(missing_ok=True)
     if write_events:
-        append_event(event_file, "start")
+        write_event(event_file, "start")
     previous_env = os.environ.get(EVENT_FILE_ENV)
     if set_env:
         os.environ[EVENT_FILE_ENV] = str(event_file)
@@ -145,7 +144,7 @@ def run_job_body(body: Callable[[Any], Any], cfg: Any, job_dir: Path, num: int,
     if write_events:
         error = (_error_line(record) if record["status"] == "failed" else
                  record.get("error_message"))  # a skipped job's reason; None when done
-        append_event(event_file, "end", status=record["status"], error=error)
+        write_event(event_file, "end", status=record["status"], error=error)
     if record["status"] == "done":
         record["return_value"] = value  # the live value (objects the record only reprs)
     return record

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import traceback
 import uuid
 from collections.abc import Iterator, Mapping
@@ -23,7 +22,6 @@ import numpy as np
 __all__ = [
     "RECORD_DIR",
     "ExistingJob",
-    "append_event",
     "decode",
     "encode",
     "error_record",
@@ -155,14 +153,6 @@ def error_record(job_dir: Path, exc: BaseException, where: str) -> dict[str, Any
     write_text_atomic(tb_path, f"{where}\n{text}")
     return {"error_type": type(exc).__name__, "error_message": str(exc),
             "traceback": text, "traceback_path": str(tb_path)}
-
-
-def append_event(path: str | os.PathLike, event: str, **fields: Any) -> None:
-    """Append one JSON line ``{"t", "event", ...}`` to a job's event file."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"t": time.time(), "event": event, **fields})
-    with open(path, "a", encoding="utf-8") as fh:  # one short line: atomic append
-        fh.write(line + "\n")
 
 
 @dataclass(frozen=True)
