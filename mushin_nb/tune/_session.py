@@ -289,9 +289,7 @@ class Session:
             return
         while True:
             if self.launch is not None:
-                todo = [job for c in selections[self.round] if not self.failed(c)
-                        for job in self.jobs_of(c)
-                        if not self.schedule.reached(self.round, job.epochs, job.seconds)]
+                todo = [job for _, job in self.work_of(self.round, selections[self.round])]
                 if todo:
                     self.run_launched(todo)
             for c in selections[self.round] if self.launch is None else ():
