@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mushin_nb.errors import MushinFileExistsError, MushinNotADirectoryError, bad_value
+from mushin_nb.progress import EVENT_FILE_NAME
 from mushin_nb.workflows._claims import pid_alive
 
 __all__ = ["Store", "open_working_dir", "write_atomically"]
@@ -125,7 +126,7 @@ class Store:
 
     def events_path(self, job: str) -> Path:
         """The event file of ``job`` (progress from the worker that trains it)."""
-        return self.job_dir(job) / "events.jsonl"
+        return self.job_dir(job) / EVENT_FILE_NAME
 
     def load_record(self, job: str) -> dict[str, Any] | None:
         path = self.job_dir(job) / "record.json"
