@@ -134,3 +134,52 @@ def test_a_grid_of_500_jobs(lab, page, lab_helpers, tmp_path):
     shot = tmp_path / "grid500.png"
     monitor.screenshot(path=str(shot))
     assert lab_helpers.png_is_not_blank(shot)
+
+
+TUNE_SETUP = """
+import time
+from mushin_nb.tune import EpochTrainer, tune
+from mushin_nb.workflows import multirun
+
+class Slow(EpochTrainer):
+    metric = "score"
+
+    def create_model(self, params):
+        self.q = params.q
+
+    def train_epoch(self, epoch):
+        time.sleep(0.15)
+        return {"score": self.q * (epoch + 1)}
+
+    def save(self, checkpoint):
+        checkpoint.save_pickle(self.q)
+
+    def load(self, checkpoint, params):
+        self.q = checkpoint.load_pickle()
+"""
+
+# Rounds shared by two joblib workers: the tuning's own list shows every job, its epochs
+# streamed from whichever worker trains it.
+TUNE = """
+results = tune(Slow(), {"q": multirun([0.1, 0.2, 0.3, 0.4])}, rounds=[2, 4],
+               reduction=2, working_dir="runs/browser-tune", launcher="joblib",
+               overrides=["hydra.launcher.n_jobs=2"], progress=True)
+"""
+
+
+def test_tuning_on_workers_shows_each_jobs_epochs(lab, page, lab_helpers, tmp_path):
+    lab.write_notebook("monitor_tune.ipynb", [TUNE_SETUP.strip(), TUNE.strip()])
+    lab_helpers.run_notebook_in_lab(page, lab, "monitor_tune.ipynb", timeout=240)
+    monitor = page.locator(".mushin-monitor")
+    page.wait_for_selector('.mushin-monitor[data-finished="true"]', timeout=60_000)
+    assert monitor.locator(".mnb-cell").count() == 4
+    assert monitor.locator(".mnb-cell.d").count() == 4
+    assert "4/4 jobs" in monitor.locator(".mnb-counts").inner_text()
+    # a curve for each job, drawn from the epochs the workers reported
+    assert monitor.locator("select.mnb-metric option").all_inner_texts() == ["score"]
+    points = [len(p.split()) for p in monitor.locator("svg.mnb-chart polyline").evaluate_all(
+        "lines => lines.map(l => l.getAttribute('points'))")]
+    assert sorted(points) == [2, 2, 4, 4]  # the two kept ones trained on to epoch 4
+    shot = tmp_path / "tune.png"
+    monitor.screenshot(path=str(shot))
+    assert lab_helpers.png_is_not_blank(shot)
